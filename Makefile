@@ -1,0 +1,31 @@
+# siscore: one command to install and run the demo, one to run the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JOBS ?= 2
+
+.PHONY: install demo test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[all]"
+	touch $@
+
+demo: install  ## render the location subset from the embedded assets into data/location
+	$(VENV)/bin/siscore build --subset location --out data/location --jobs $(JOBS)
+	$(VENV)/bin/siscore info data/location --max-values 5
+
+test: install  ## the test suite (what CI runs)
+	$(PY) -m pytest -n $(JOBS) --durations=15
+
+lint: install
+	$(VENV)/bin/ruff check siscore tests benchmarks examples tools
+
+bench: install  ## speed and memory benchmarks (prints ratios against the JPEG floor)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf data bench-out examples/out .pytest_cache

@@ -1,0 +1,1 @@
+"""Embedded assets (installed as ``siscore._assets``); see ATTRIBUTION.md."""

@@ -1,0 +1,228 @@
+"""Asset libraries: foreground cut-outs and background photographs.
+
+Foregrounds: ``DIR/<label>/<file>.png`` (RGBA). Backgrounds: a flat folder of
+jpg/png/webp. Every file is decoded and checked once when the library is
+scanned; a bad file is skipped with a reason (never fatal), and the reason is
+reported in the build summary and in ``dataset.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+FOREGROUND_EXTENSIONS = (".png", ".webp")
+
+Image.MAX_IMAGE_PIXELS = 200_000_000
+
+
+class AssetError(ValueError):
+    """An asset file that cannot be used; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Foreground:
+    """One cut-out: ``label/name``, its pixel size and checksum."""
+
+    label: str
+    name: str
+    path: str
+    size: tuple[int, int]
+    sha256: str
+    imagenet: tuple[int, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.label}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Background:
+    """One background photograph."""
+
+    name: str
+    path: str
+    size: tuple[int, int]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An asset left out, and why."""
+
+    path: str
+    reason: str
+
+
+def embedded_assets() -> tuple[Path, Path]:
+    """Foreground and background folders of the assets shipped with siscore."""
+    root = Path(str(resources.files("siscore._assets")))
+    return root / "foregrounds", root / "backgrounds"
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16/32-bit greyscale (``I;16``, ``I``, ``F``) -> ``L``, scaling the value range."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        arr = np.clip(arr, 0.0, 1.0 if arr.max() <= 1.0 else 255.0)
+        scale = 255.0 if arr.max() <= 1.0 else 1.0
+        return Image.fromarray((arr * scale).round().astype(np.uint8), "L")
+    peak = 65535 if arr.max() > 255 else 255
+    return Image.fromarray((arr.astype(np.float64) * 255.0 / peak).round().astype(np.uint8), "L")
+
+
+def _open(path: str) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()
+    except FileNotFoundError:
+        raise AssetError(f"{path}: file not found") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise AssetError(f"{path}: unreadable or truncated image ({exc})") from None
+    try:
+        img = ImageOps.exif_transpose(img)  # photos as they are displayed
+    except Exception:  # a broken EXIF block must not lose the image
+        pass
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        img = _to_8bit(img)
+    return img
+
+
+def load_foreground(path: str) -> np.ndarray:
+    """Decode a cut-out as straight RGBA (HxWx4 uint8); ``AssetError`` if unusable."""
+    img = _open(path)
+    has_alpha = img.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+        img.mode in ("P", "L", "RGB") and "transparency" in img.info
+    )
+    if not has_alpha:
+        raise AssetError(
+            f"{path}: no alpha channel (mode {img.mode}); foregrounds must be RGBA cut-outs "
+            "with a transparent background"
+        )
+    rgba = np.asarray(img.convert("RGBA"))
+    if not rgba[..., 3].any():
+        raise AssetError(f"{path}: the alpha channel is empty (fully transparent)")
+    return rgba
+
+
+def load_background(path: str) -> np.ndarray:
+    """Decode a background as RGB (HxWx3 uint8); ``AssetError`` if unusable."""
+    img = _open(path)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        flat = Image.new("RGB", img.size, (255, 255, 255))
+        flat.paste(img, mask=img.getchannel("A"))
+        img = flat
+    return np.asarray(img.convert("RGB"))
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files(folder: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[Skipped]]:
+    files, skipped = [], []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_file() and entry.name.lower().endswith(extensions):
+            files.append(Path(entry.path))
+        elif entry.is_file():
+            skipped.append(Skipped(entry.path, f"not an image file (expected {'/'.join(extensions)})"))
+    return files, skipped
+
+
+def _check_dir(folder: Path, option: str) -> None:
+    if not folder.exists():
+        raise AssetError(f"{option} {folder}: folder does not exist")
+    if not folder.is_dir():
+        raise AssetError(f"{option} {folder}: not a folder")
+
+
+def scan_foregrounds(
+    folder: str | Path, label_map: Mapping[str, tuple[int, ...]], threads: int = 4
+) -> tuple[list[Foreground], list[Skipped]]:
+    """Check every ``folder/<label>/<file>`` and return the usable cut-outs, sorted.
+
+    Classes are sorted by name and files by name within a class, so the
+    ``foreground_class`` and ``foreground_instance`` indices are stable.
+    """
+    folder = Path(folder)
+    _check_dir(folder, "--foregrounds")
+    candidates: list[tuple[str, Path]] = []
+    skipped: list[Skipped] = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            skipped.append(Skipped(entry.path, "not inside a class folder (expected DIR/<label>/<file>.png)"))
+            continue
+        files, bad = _files(Path(entry.path), FOREGROUND_EXTENSIONS)
+        skipped += bad
+        if entry.name not in label_map or not label_map[entry.name]:
+            for f in files:
+                skipped.append(Skipped(str(f), f"label {entry.name!r} has no ImageNet-1k mapping; add it with --label-map"))
+            continue
+        candidates += [(entry.name, f) for f in files]
+
+    def check(item: tuple[str, Path]) -> Foreground | Skipped:
+        label, path = item
+        try:
+            rgba = load_foreground(str(path))
+        except AssetError as exc:
+            return Skipped(str(path), str(exc).split(": ", 1)[-1])
+        h, w = rgba.shape[:2]
+        return Foreground(label, path.name, str(path), (w, h), _sha256(str(path)), tuple(label_map[label]))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(check, candidates))
+    good = [r for r in results if isinstance(r, Foreground)]
+    skipped += [r for r in results if isinstance(r, Skipped)]
+    return good, skipped
+
+
+def scan_backgrounds(
+    folder: str | Path, min_side: int = 0, threads: int = 4
+) -> tuple[list[Background], list[Skipped]]:
+    """Check every image in ``folder`` and return the usable backgrounds, sorted by name.
+
+    A background whose shorter side is below ``min_side`` (the largest
+    resolution to render) is skipped: it would have to be upscaled.
+    """
+    folder = Path(folder)
+    _check_dir(folder, "--backgrounds")
+    files, skipped = _files(folder, IMAGE_EXTENSIONS)
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.is_dir() and not entry.name.startswith("."):
+            skipped.append(Skipped(entry.path, "sub-folder ignored (backgrounds are a flat folder)"))
+
+    def check(path: Path) -> Background | Skipped:
+        try:
+            rgb = load_background(str(path))
+        except AssetError as exc:
+            return Skipped(str(path), str(exc).split(": ", 1)[-1])
+        h, w = rgb.shape[:2]
+        if min(w, h) < min_side:
+            return Skipped(
+                str(path), f"too small ({w}x{h}): its square crop is below the {min_side} px resolution"
+            )
+        return Background(path.name, str(path), (w, h), _sha256(str(path)))
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(check, files))
+    good = [r for r in results if isinstance(r, Background)]
+    skipped += [r for r in results if isinstance(r, Skipped)]
+    return good, skipped

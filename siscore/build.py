@@ -1,0 +1,304 @@
+"""Building a dataset: assets -> plan -> render (parallel, resumable) -> write.
+
+The plan is cut into chunks of consecutive image ids whose size depends only on
+the plan, never on ``jobs``. Each chunk writes its images atomically and then
+its metadata rows as one part file; a chunk with a part file is done. A killed
+build therefore resumes chunk by chunk, re-rendering only images that are not
+on disk, and the merged result is byte-identical to an uninterrupted build.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from siscore import __version__
+from siscore.assets import Skipped, embedded_assets, scan_backgrounds, scan_foregrounds
+from siscore.compose import CROP_MODES, encode
+from siscore.factors import SUBSETS, ConfigError, Grid
+from siscore.interventions.registry import install_snapshot, registry_snapshot
+from siscore.labels import LabelMapError, load_label_map
+from siscore.plan import Plan
+from siscore.render import Renderer
+from siscore.write import OutputDir, atomic_write
+
+
+@dataclass
+class BuildResult:
+    """What a build did (also what ``--dry-run`` would do)."""
+
+    out: Path
+    planned: int
+    kept: int
+    filtered: int
+    written: int = 0
+    reused: int = 0
+    complete: bool = False
+    skipped_assets: list[Skipped] = field(default_factory=list)
+    per_class: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.out}: {self.kept} images in the plan ({self.filtered} filtered out by "
+            f"min_pct_inside, of {self.planned}); {self.written} rendered now, {self.reused} already there"
+            + (f", {self.written / self.seconds:.0f} images/s" if self.seconds > 0 and self.written else ""),
+        ]
+        if self.skipped_assets:
+            lines.append(f"{len(self.skipped_assets)} asset(s) skipped:")
+            lines += [f"  {s.path}: {s.reason}" for s in self.skipped_assets]
+        lines.append("dataset complete" if self.complete else "dataset NOT complete (run again to resume)")
+        return "\n".join(lines)
+
+
+def chunk_size_for(n_items: int) -> int:
+    """Chunk size: a function of the plan size only (so resume works with any --jobs)."""
+    return max(16, min(256, n_items // 400))
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "siscore": __version__}
+    for dist in ("numpy", "pillow", "opencv-python-headless"):
+        try:
+            out[dist] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+# -- worker side ----------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(plan: Plan, out: str, fmt: str, quality: int, crop: str, cache_mb: int,
+                 snapshot: dict) -> None:
+    install_snapshot(snapshot)
+    _WORKER.update(
+        plan=plan, out=OutputDir(out), fmt=fmt, quality=quality,
+        renderer=Renderer(plan, crop=crop, cache_mb=cache_mb),
+    )
+
+
+def _render_chunk(args: tuple[int, int]) -> tuple[int, int, int]:
+    """Render one chunk; returns (chunk, images rendered, images already on disk)."""
+    chunk, size = args
+    plan: Plan = _WORKER["plan"]
+    out: OutputDir = _WORKER["out"]
+    renderer: Renderer = _WORKER["renderer"]
+    fmt, quality = _WORKER["fmt"], _WORKER["quality"]
+    rows, rendered, reused = [], 0, 0
+    for item in plan.items(chunk * size, (chunk + 1) * size):
+        if not plan.is_kept(item):
+            continue
+        path = out.image_path(plan.label(item), item.image_id, fmt)
+        exists = path.exists()
+        image, visible = renderer.render(item, pixels=not exists)
+        if exists:
+            reused += 1
+        else:
+            atomic_write(path, encode(image, fmt, quality), out.tmp)
+            rendered += 1
+        rows.append(plan.metadata_row(item, visible))
+    out.write_part(chunk, rows)
+    return chunk, rendered, reused
+
+
+# -- parent side ----------------------------------------------------------------------------
+def _resolve(
+    grid: Grid | str, min_pct_inside: float | None
+) -> tuple[Grid, float, str | None]:
+    if isinstance(grid, str):
+        if grid not in SUBSETS:
+            raise ConfigError(f"--subset {grid!r}: choose one of {', '.join(SUBSETS)}")
+        subset = SUBSETS[grid]
+        return subset.grid, subset.min_pct_inside if min_pct_inside is None else min_pct_inside, grid
+    if not isinstance(grid, Grid):
+        raise ConfigError(f"expected a Grid or a subset name, got {type(grid).__name__}")
+    return grid, 0.0 if min_pct_inside is None else min_pct_inside, None
+
+
+def _parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            i, n = (int(p) for p in shard.split("/"))
+        except ValueError:
+            raise ConfigError(f"--shard {shard!r}: write it as I/N, e.g. 0/4") from None
+    else:
+        i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise ConfigError(f"--shard {i}/{n}: I must be in 0..N-1")
+    return i, n
+
+
+def make_plan(
+    grid: Grid,
+    *,
+    foregrounds: str | Path | None = None,
+    backgrounds: str | Path | None = None,
+    seed: int = 0,
+    bgs_per_fg: int = 2,
+    min_pct_inside: float = 0.0,
+    label_map: str | Path | None = None,
+) -> tuple[Plan, list[Skipped]]:
+    """Scan the asset libraries (embedded ones by default) and plan the grid over them."""
+    fg_dir, bg_dir = embedded_assets()
+    fg_dir = Path(foregrounds) if foregrounds is not None else fg_dir
+    bg_dir = Path(backgrounds) if backgrounds is not None else bg_dir
+    try:
+        labels = load_label_map(label_map)
+    except LabelMapError as exc:
+        raise ConfigError(f"--label-map: {exc}") from None
+    min_side = max(max(r) for r in grid.resolution.values)
+    fgs, skipped = scan_foregrounds(fg_dir, labels)
+    bgs, bg_skipped = scan_backgrounds(bg_dir, min_side=min_side)
+    skipped = [Skipped(os.path.relpath(s.path, fg_dir), s.reason) for s in skipped] + [
+        Skipped(os.path.relpath(s.path, bg_dir), s.reason) for s in bg_skipped
+    ]
+    if not fgs:
+        raise ConfigError(f"--foregrounds {fg_dir}: no usable foreground (expected DIR/<label>/<file>.png); "
+                          + "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]))
+    if not bgs:
+        raise ConfigError(f"--backgrounds {bg_dir}: no usable background image; "
+                          + "; ".join(f"{s.path}: {s.reason}" for s in bg_skipped[:5]))
+    plan = Plan(grid, fgs, bgs, seed=seed, bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct_inside)
+    return plan, skipped
+
+
+def build(
+    grid: Grid | str,
+    out: str | Path,
+    *,
+    foregrounds: str | Path | None = None,
+    backgrounds: str | Path | None = None,
+    seed: int = 0,
+    bgs_per_fg: int = 2,
+    min_pct_inside: float | None = None,
+    fmt: str = "jpg",
+    quality: int = 75,
+    jobs: int = 1,
+    crop: str = "topleft",
+    label_map: str | Path | None = None,
+    shard: str | tuple[int, int] | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+    cache_mb: int = 384,
+) -> BuildResult:
+    """Render ``grid`` (a :class:`Grid` or a subset name) into the dataset folder ``out``.
+
+    Deterministic (the same inputs and seed give byte-identical files whatever
+    ``jobs`` is), resumable (run it again after an interruption) and parallel.
+    Configuration errors raise :class:`ConfigError` before any work starts.
+    """
+    t0 = time.perf_counter()
+    grid, min_pct, subset = _resolve(grid, min_pct_inside)
+    if fmt not in ("jpg", "png"):
+        raise ConfigError(f"--format {fmt!r}: choose jpg or png")
+    if not 1 <= quality <= 100:
+        raise ConfigError(f"--quality {quality}: must be in 1..100")
+    if jobs < 1:
+        raise ConfigError(f"--jobs {jobs}: must be at least 1")
+    if crop not in CROP_MODES:
+        raise ConfigError(f"--bg-crop {crop!r}: choose one of {', '.join(CROP_MODES)}")
+    shard_ = _parse_shard(shard)
+    plan, skipped = make_plan(
+        grid, foregrounds=foregrounds, backgrounds=backgrounds, seed=seed,
+        bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct, label_map=label_map,
+    )
+    size = chunk_size_for(plan.size)
+    n_chunks = -(-plan.size // size)
+    kept_per_chunk = [0] * n_chunks
+    per_class: Counter[str] = Counter()
+    for item in plan.items():
+        if plan.is_kept(item):
+            kept_per_chunk[item.image_id // size] += 1
+            per_class[plan.label(item)] += 1
+    kept = sum(kept_per_chunk)
+    result = BuildResult(Path(out), plan.size, kept, plan.size - kept, skipped_assets=skipped,
+                         per_class=dict(sorted(per_class.items())))
+    if dry_run:
+        return result
+
+    spec = {
+        "siscore_version": __version__,
+        "subset": subset,
+        "grid": grid.to_dict(),
+        "min_pct_inside": min_pct,
+        "seed": seed,
+        "bgs_per_fg": bgs_per_fg,
+        "format": fmt,
+        "quality": quality,
+        "bg_crop": crop,
+        "chunk_size": size,
+        "foregrounds": {fg.key: fg.sha256 for fg in plan.foregrounds},
+        "backgrounds": {bg.name: bg.sha256 for bg in plan.backgrounds},
+        "label_map": {fg.label: list(fg.imagenet) for fg in plan.foregrounds},
+    }
+    target = OutputDir(out)
+    if target.is_complete() and target.existing_spec() == spec:
+        result.reused, result.complete = kept, True
+        return result
+    target.prepare(spec, plan.classes)
+
+    todo = [c for c in range(n_chunks)
+            if (shard_ is None or c % shard_[1] == shard_[0]) and not target.chunk_done(c)]
+    done_before = sum(kept_per_chunk[c] for c in range(n_chunks) if target.chunk_done(c))
+    result.reused = done_before
+    init_args = (plan, str(target.root), fmt, quality, crop, cache_mb, registry_snapshot())
+    bar = _progress(sum(kept_per_chunk[c] for c in todo), progress)
+    t_render = time.perf_counter()
+    try:
+        if jobs == 1 or len(todo) <= 1:
+            _init_worker(*init_args)
+            results = (_render_chunk((c, size)) for c in todo)
+            _consume(results, bar, result)
+        else:
+            ctx = mp.get_context()
+            with ctx.Pool(jobs, initializer=_init_worker, initargs=init_args) as pool:
+                _consume(pool.imap_unordered(_render_chunk, [(c, size) for c in todo]), bar, result)
+    finally:
+        if bar is not None:
+            bar.close()
+    result.seconds = time.perf_counter() - t_render
+
+    if all(target.chunk_done(c) for c in range(n_chunks)):
+        info = {
+            "spec": spec,
+            "packages": _versions(),
+            "counts": {"planned": plan.size, "images": kept, "filtered_out": plan.size - kept,
+                       "per_class": result.per_class},
+            "skipped_assets": [{"path": s.path, "reason": s.reason} for s in skipped],
+            "metadata_columns": plan.metadata_header(),
+        }
+        target.finalize(n_chunks, plan.metadata_header(), plan.classes,
+                        spec["label_map"], [b.name for b in plan.backgrounds],
+                        info)
+        result.complete = True
+    result.seconds = result.seconds or (time.perf_counter() - t0)
+    return result
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", desc="rendering", file=sys.stderr, dynamic_ncols=True,
+                smoothing=0.1)
+
+
+def _consume(results: Any, bar: Any, result: BuildResult) -> None:
+    for _chunk, rendered, reused in results:
+        result.written += rendered
+        result.reused += reused
+        if bar is not None:
+            bar.update(rendered + reused)

@@ -1,0 +1,28 @@
+"""Helpers shared by the CLI commands: one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NoReturn
+
+import click
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``Error: message`` and exit with status 2 (a usage or configuration error)."""
+    raise click.UsageError(message)
+
+
+def run_guarded(body: Callable[[], None]) -> None:
+    """Run a command body, turning known library errors into one-line messages."""
+    from siscore.assets import AssetError
+    from siscore.factors import ConfigError
+    from siscore.labels import LabelMapError
+
+    try:
+        body()
+    except (ConfigError, AssetError, LabelMapError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: run the same command again to resume", err=True)
+        raise SystemExit(130) from None

@@ -1,0 +1,1 @@
+"""Built-in interventions beyond the paper, each written on the public API."""

@@ -1,0 +1,154 @@
+"""The intervention registry: named functions that change an image at one stage.
+
+An intervention is a function ``f(image, value, rng) -> image`` registered under
+a name with :func:`intervention`. Its name becomes a factor of a
+:class:`~siscore.factors.Grid` and a column of the dataset's metadata.
+
+Stages (where in the pipeline the function acts):
+
+- ``foreground``: the object after scaling and rotation, as straight RGBA (HxWx4 uint8);
+- ``background``: the prepared background, RGB (HxWx3 uint8);
+- ``composite``: the finished image, RGB (HxWx3 uint8), before encoding.
+
+Third-party packages register interventions through the ``siscore.interventions``
+entry-point group (each entry point names a module to import, or a callable to call).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+STAGES: tuple[str, ...] = ("foreground", "background", "composite")
+ENTRY_POINT_GROUP = "siscore.interventions"
+
+InterventionFn = Callable[[np.ndarray, Any, np.random.Generator], Any]
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """A registered intervention: a named function acting at one stage."""
+
+    name: str
+    stage: str
+    func: InterventionFn = field(repr=False)
+    value_type: type | tuple[type, ...] | None = None
+    check: Callable[[Any], str | None] | None = field(default=None, repr=False)
+    description: str = ""
+
+    def validate(self, value: Any) -> None:
+        """Raise ``ValueError`` naming the intervention if ``value`` is not acceptable."""
+        if self.value_type is not None and (
+            isinstance(value, bool) and self.value_type is not bool
+            or not isinstance(value, self.value_type)
+        ):
+            expected = (
+                " or ".join(t.__name__ for t in self.value_type)
+                if isinstance(self.value_type, tuple)
+                else self.value_type.__name__
+            )
+            raise ValueError(
+                f"factor {self.name!r}: value {value!r} has type {type(value).__name__}, "
+                f"expected {expected}"
+            )
+        if self.check is not None:
+            problem = self.check(value)
+            if problem:
+                raise ValueError(f"factor {self.name!r}: value {value!r} {problem}")
+
+
+_REGISTRY: dict[str, Intervention] = {}
+_ENTRY_POINTS_LOADED = False
+RESERVED = frozenset({"location", "area", "rotation", "resolution"})
+
+
+def intervention(
+    name: str,
+    stage: str,
+    *,
+    value_type: type | tuple[type, ...] | None = None,
+    check: Callable[[Any], str | None] | None = None,
+    description: str = "",
+) -> Callable[[InterventionFn], InterventionFn]:
+    """Register ``f(image, value, rng) -> image`` as the intervention ``name``.
+
+    ``stage`` is ``foreground``, ``background`` or ``composite``. ``value_type``
+    and ``check`` (returning an error text or None) validate grid values before
+    any work starts. Registering the same name again replaces the entry (so a
+    module can be re-imported), but not a built-in factor name.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"intervention {name!r}: stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    if not name.isidentifier():
+        raise ValueError(f"intervention name {name!r} must be a Python identifier (it becomes a metadata column)")
+    if name in RESERVED:
+        raise ValueError(f"intervention name {name!r} is a built-in factor")
+
+    def decorator(func: InterventionFn) -> InterventionFn:
+        doc = description or (func.__doc__ or "").strip().splitlines()[0:1]
+        text = doc if isinstance(doc, str) else (doc[0] if doc else "")
+        _REGISTRY[name] = Intervention(name, stage, func, value_type, check, text)
+        return func
+
+    return decorator
+
+
+def load_entry_points() -> None:
+    """Import the plugins registered under the ``siscore.interventions`` entry-point group."""
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        obj = ep.load()
+        if callable(obj):
+            obj()
+
+
+def load_plugin(module: str) -> None:
+    """Import a user module (``--plugin``) so that its interventions register."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise ValueError(
+            f"--plugin {module}: cannot import it ({exc}); make sure it is on PYTHONPATH "
+            "or installed"
+        ) from None
+
+
+def _ensure_builtins() -> None:
+    importlib.import_module("siscore.interventions.builtin")
+
+
+def get_intervention(name: str) -> Intervention:
+    """The intervention registered as ``name`` (``KeyError`` with the known names if none)."""
+    _ensure_builtins()
+    if name not in _REGISTRY:
+        load_entry_points()
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(RESERVED | set(_REGISTRY)))
+        raise KeyError(f"unknown factor {name!r}; known factors: {known}")
+    return _REGISTRY[name]
+
+
+def list_interventions() -> list[str]:
+    """Names of every registered intervention (built-in, plugins and user-defined)."""
+    _ensure_builtins()
+    load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def registry_snapshot() -> dict[str, Intervention]:
+    """A copy of the registry (sent to worker processes)."""
+    _ensure_builtins()
+    return dict(_REGISTRY)
+
+
+def install_snapshot(snapshot: dict[str, Intervention]) -> None:
+    """Restore registry entries in a worker process."""
+    _REGISTRY.update(snapshot)

@@ -1,0 +1,152 @@
+"""Rendering one planned item to pixels, with bounded caches.
+
+A :class:`Renderer` lives in each worker process. It keeps, under a memory
+bound, prepared backgrounds per (background, resolution), decoded sources per
+foreground, and resampled objects per (foreground, size, rotation): an object is
+resampled once from its source and reused across locations and backgrounds.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from siscore import compose
+from siscore.assets import load_background, load_foreground
+from siscore.geometry import visible_box
+from siscore.interventions.registry import get_intervention
+from siscore.plan import Item, Plan
+
+
+class InterventionError(RuntimeError):
+    """An intervention raised or returned something unusable for one image."""
+
+
+class ByteLRU:
+    """A least-recently-used cache bounded by the total size of its values in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self.misses = 0
+
+    def get(self, key: Hashable, make: Callable[[], Any], nbytes: Callable[[Any], int]) -> Any:
+        hit = self._data.get(key)
+        if hit is not None:
+            self._data.move_to_end(key)
+            return hit[0]
+        self.misses += 1
+        value = make()
+        size = nbytes(value)
+        self._data[key] = (value, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes and len(self._data) > 1:
+            _, (_, old) = self._data.popitem(last=False)
+            self.bytes -= old
+        return value
+
+
+def _array_bytes(a: Any) -> int:
+    return a.nbytes if isinstance(a, np.ndarray) else a.width * a.height * 4
+
+
+class Renderer:
+    """Renders items of one plan; not shared between processes."""
+
+    def __init__(self, plan: Plan, *, crop: str = "topleft", cache_mb: int = 384) -> None:
+        self.plan = plan
+        self.crop = crop
+        budget = cache_mb * 1024 * 1024
+        self.backgrounds = ByteLRU(budget // 4)
+        self.sources = ByteLRU(budget // 4)
+        self.objects = ByteLRU(budget // 2)
+        self._stages = {
+            stage: [f for f in plan.grid.interventions if f.stage == stage]
+            for stage in ("foreground", "background", "composite")
+        }
+
+    def background(self, bg_index: int, resolution: tuple[int, int]) -> np.ndarray:
+        def make() -> np.ndarray:
+            bg = self.plan.backgrounds[bg_index]
+            arr = compose.prepare_background(load_background(bg.path), resolution, self.crop)
+            arr.setflags(write=False)
+            return arr
+
+        return self.backgrounds.get((bg_index, resolution), make, _array_bytes)
+
+    def source(self, fg_index: int) -> Image.Image:
+        def make() -> Image.Image:
+            return compose.premultiply(load_foreground(self.plan.foregrounds[fg_index].path))
+
+        return self.sources.get(fg_index, make, _array_bytes)
+
+    def object(self, fg_index: int, size: tuple[int, int], angle: float) -> np.ndarray:
+        """The premultiplied object, resampled once from its source for this size and angle."""
+
+        def make() -> np.ndarray:
+            arr = compose.resample_object(self.source(fg_index), size, angle)
+            arr.setflags(write=False)
+            return arr
+
+        return self.objects.get((fg_index, size, float(angle) % 360.0), make, _array_bytes)
+
+    def _apply(self, stage: str, image: np.ndarray, item: Item, rng: np.random.Generator) -> np.ndarray:
+        for factor in self._stages[stage]:
+            spec = get_intervention(factor.name)
+            value = item.values[factor.name]
+            where = self.describe(item)
+            try:
+                out = spec.func(image.copy(), value, rng)
+            except Exception as exc:
+                raise InterventionError(
+                    f"intervention {factor.name!r} (value {value!r}) raised {type(exc).__name__}: "
+                    f"{exc} while rendering {where}"
+                ) from exc
+            if isinstance(out, Image.Image):
+                out = np.asarray(out)
+            if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != image.shape:
+                got = (
+                    f"{out.dtype} array of shape {out.shape}"
+                    if isinstance(out, np.ndarray)
+                    else type(out).__name__
+                )
+                raise InterventionError(
+                    f"intervention {factor.name!r} (stage {stage}, value {value!r}) returned {got}; "
+                    f"expected a uint8 array of shape {image.shape} while rendering {where}"
+                )
+            image = out
+        return image
+
+    def describe(self, item: Item) -> str:
+        fg = self.plan.foregrounds[item.fg_index]
+        bg = self.plan.backgrounds[item.bg_index]
+        return f"image {item.image_id} (foreground {fg.key}, background {bg.name})"
+
+    def render(self, item: Item, pixels: bool = True) -> tuple[np.ndarray | None, float]:
+        """The finished RGB image (or None if ``pixels`` is False) and ``pct_object_visible``."""
+        p = item.placement
+        obj = self.object(item.fg_index, p.size, item.values["rotation"])
+        needs_rng = any(self._stages.values())
+        rng = np.random.default_rng(self.plan.item_seed(item)) if needs_rng else None
+        if self._stages["foreground"]:
+            straight = self._apply("foreground", compose.unpremultiply(obj), item, rng)
+            obj = np.asarray(compose.premultiply(straight))
+        x0, y0 = p.top_left
+        h, w = obj.shape[:2]
+        res_w, res_h = item.resolution
+        box = visible_box(x0, y0, w, h, res_w, res_h)
+        visible = 1.0 if box == (0, 0, w, h) else compose.alpha_mass_visible(obj[..., 3], box)
+        if not pixels:
+            return None, visible
+        bg = self.background(item.bg_index, item.resolution)
+        if self._stages["background"]:
+            bg = self._apply("background", bg, item, rng)
+        image = compose.composite(bg, obj, x0, y0)
+        if self._stages["composite"]:
+            image = self._apply("composite", image, item, rng)
+        return image, visible

@@ -1,0 +1,156 @@
+"""The dataset directory: atomic image writes, metadata parts, final files.
+
+Layout (identical to the official SI-SCORE downloads, plus ``dataset.json`` and
+``label_map.csv``)::
+
+    <label>/<image_id>.jpg
+    metadata.csv  foreground_classes.csv  foreground_classes_metadata_indices.csv
+    backgrounds.csv  label_map.csv  dataset.json
+
+While a build runs, its state lives in ``.siscore/`` (the spec, one metadata
+part per finished chunk, temporary files). Nothing is ever written under a
+final name until it is complete (write to a temporary file, then rename), so a
+build killed at any moment resumes where it stopped. ``.siscore/`` is removed
+once the dataset is complete, leaving only class folders for ImageFolder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from siscore.factors import ConfigError
+
+STATE_DIR = ".siscore"
+
+
+def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = tmp_dir / f"{os.getpid()}-{path.name}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _csv_text(rows: Iterable[Iterable[Any]]) -> str:
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+class OutputDir:
+    """A dataset directory being built."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.state = self.root / STATE_DIR
+        self.parts = self.state / "parts"
+        self.tmp = self.state / "tmp"
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def existing_spec(self) -> dict[str, Any] | None:
+        """The spec of a finished dataset here, or of an unfinished build, or None."""
+        for path in (self.root / "dataset.json", self.state / "spec.json"):
+            if path.exists():
+                try:
+                    return json.loads(path.read_text("utf-8"))["spec"]
+                except (ValueError, KeyError):
+                    raise ConfigError(f"{path}: unreadable; remove it or choose another --out") from None
+        return None
+
+    def is_complete(self) -> bool:
+        return (self.root / "dataset.json").exists() and not self.state.exists()
+
+    def prepare(self, spec: dict[str, Any], labels: Iterable[str]) -> None:
+        """Create the folders, or check that an earlier build here has the same spec."""
+        previous = self.existing_spec()
+        if previous is not None and previous != spec:
+            changed = sorted(k for k in set(spec) | set(previous) if spec.get(k) != previous.get(k))
+            raise ConfigError(
+                f"--out {self.root}: holds a build with a different specification "
+                f"(differs in: {', '.join(changed)}); choose another --out or delete it"
+            )
+        if previous is None and self.root.exists() and any(
+            e.name != STATE_DIR for e in os.scandir(self.root)
+        ):
+            raise ConfigError(
+                f"--out {self.root}: folder exists and is not empty; choose a new folder "
+                "(siscore only resumes its own builds)"
+            )
+        try:
+            self.parts.mkdir(parents=True, exist_ok=True)
+            self.tmp.mkdir(exist_ok=True)
+            for label in labels:
+                (self.root / label).mkdir(exist_ok=True)
+            probe = self.tmp / "probe"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"--out {self.root}: cannot write there ({exc.strerror})") from None
+        for stale in self.tmp.iterdir():  # left by a killed build
+            stale.unlink()
+        if previous is None:
+            atomic_text(self.state / "spec.json", json.dumps({"spec": spec}, indent=1, sort_keys=True))
+
+    # -- chunks -----------------------------------------------------------------------------
+    def part_path(self, chunk: int) -> Path:
+        return self.parts / f"{chunk:07d}.csv"
+
+    def chunk_done(self, chunk: int) -> bool:
+        return self.part_path(chunk).exists()
+
+    def write_part(self, chunk: int, rows: list[list[str]]) -> None:
+        atomic_write(self.part_path(chunk), _csv_text(rows).encode("utf-8"), self.tmp)
+
+    def image_path(self, label: str, image_id: int, ext: str) -> Path:
+        return self.root / label / f"{image_id}.{ext}"
+
+    # -- final files ------------------------------------------------------------------------
+    def finalize(
+        self,
+        n_chunks: int,
+        header: list[str],
+        classes: list[str],
+        imagenet: dict[str, tuple[int, ...]],
+        backgrounds: list[str],
+        info: dict[str, Any],
+    ) -> None:
+        """Merge the parts into metadata.csv, write the index files, remove the state."""
+        tmp = self.root / ".metadata.csv.tmp"
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            out.write(",".join(header) + "\n")
+            for chunk in range(n_chunks):
+                with open(self.part_path(chunk), encoding="utf-8") as part:
+                    shutil.copyfileobj(part, out)
+        os.replace(tmp, self.root / "metadata.csv")
+        atomic_text(
+            self.root / "foreground_classes.csv",
+            _csv_text([["int", "label"], *([imagenet[c][0], c] for c in classes)]),
+        )
+        atomic_text(
+            self.root / "foreground_classes_metadata_indices.csv",
+            _csv_text([["int", "label"], *([i, c] for i, c in enumerate(classes))]),
+        )
+        atomic_text(
+            self.root / "backgrounds.csv",
+            _csv_text([["int", "label"], *([i, b] for i, b in enumerate(backgrounds))]),
+        )
+        atomic_text(
+            self.root / "label_map.csv",
+            _csv_text([["label", "imagenet_index"], *([c, " ".join(map(str, imagenet[c]))] for c in classes)]),
+        )
+        atomic_text(self.root / "dataset.json", json.dumps(info, indent=1, sort_keys=True) + "\n")
+        shutil.rmtree(self.state)

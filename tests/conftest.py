@@ -1,0 +1,28 @@
+"""Shared fixtures: the SI-SCORE samples in ../shared (skipped when absent) and small real assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO.parent / "shared" / "data" / "si-score-samples"
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    """The 9 foregrounds and 8 backgrounds of the original SI-SCORE release (read-only)."""
+    if not (SAMPLES / "foregrounds").is_dir():
+        pytest.skip("../shared/data/si-score-samples is absent")
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def sample_fg(samples: Path) -> Path:
+    return samples / "foregrounds"
+
+
+@pytest.fixture(scope="session")
+def sample_bg(samples: Path) -> Path:
+    return samples / "backgrounds"
