@@ -9,6 +9,7 @@ on disk, and the merged result is byte-identical to an uninterrupted build.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import platform
@@ -67,10 +68,8 @@ def chunk_size_for(n_items: int) -> int:
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "siscore": __version__}
     for dist in ("numpy", "pillow", "opencv-python-headless"):
-        try:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             out[dist] = importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            pass
     return out
 
 
@@ -81,6 +80,10 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(plan: Plan, out: str, fmt: str, quality: int, crop: str, cache_mb: int,
                  snapshot: dict) -> None:
     install_snapshot(snapshot)
+    if mp.current_process().name != "MainProcess":
+        import cv2
+
+        cv2.setNumThreads(1)  # one process per core already
     _WORKER.update(
         plan=plan, out=OutputDir(out), fmt=fmt, quality=quality,
         renderer=Renderer(plan, crop=crop, cache_mb=cache_mb),

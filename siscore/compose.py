@@ -10,6 +10,7 @@ once from its source, whatever its size and rotation.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
@@ -83,6 +84,18 @@ _TRANSPOSE = {
 }
 
 
+def _prefilter(src: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Low-pass a source before shrinking it by ``(sx, sy)``: two box filters of the
+    shrink factor's width, i.e. the triangle filter of an antialiased bilinear resize."""
+    kx, ky = max(1, round(sx)), max(1, round(sy))
+    if kx == 1 and ky == 1:
+        return src
+    out = cv2.blur(src, (kx, ky), borderType=cv2.BORDER_CONSTANT)
+    # an even box is centred half a pixel off; the second box is shifted back by as much
+    anchor = (kx // 2 - (kx % 2 == 0), ky // 2 - (ky % 2 == 0))
+    return cv2.blur(out, (kx, ky), anchor=anchor, borderType=cv2.BORDER_CONSTANT)
+
+
 def resample_object(source: Image.Image, size: tuple[int, int], angle: float) -> np.ndarray:
     """Scale a premultiplied ``RGBa`` source to ``size`` and rotate it by ``angle`` (CCW).
 
@@ -104,36 +117,62 @@ def resample_object(source: Image.Image, size: tuple[int, int], angle: float) ->
     src_w, src_h = source.size
     sx, sy = src_w / w, src_h / h
     (cw, ch), (a, b, c, d, e, f) = rotation_matrix(w, h, angle)
-    src = np.asarray(source)
-    if sx > 1.0 or sy > 1.0:  # shrinking: low-pass like the antialiased resize would
-        sigma_x, sigma_y = 0.42 * max(sx, 1.0), 0.42 * max(sy, 1.0)
-        src = cv2.GaussianBlur(src, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y,
-                               borderType=cv2.BORDER_CONSTANT)
-    matrix = (sx * a, sx * b, sx * c, sy * d, sy * e, sy * f)
-    out = Image.fromarray(src, "RGBa").transform(
-        (cw, ch), Image.Transform.AFFINE, matrix, Image.Resampling.BICUBIC
-    )
-    return _clip_premultiplied(np.asarray(out))
+    src = _prefilter(np.asarray(source), sx, sy)
+    # Pillow's matrix maps output pixel centres (x + 0.5) to input coordinates whose pixel
+    # centres are at i + 0.5; OpenCV samples at integer centres: shift by half a pixel.
+    m = np.array([[sx * a, sx * b, sx * c], [sy * d, sy * e, sy * f]], dtype=np.float64)
+    m[:, 2] += 0.5 * (m[:, 0] + m[:, 1]) - 0.5
+    out = cv2.warpAffine(src, m, (cw, ch), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    return _clip_premultiplied(out)
 
 
-def composite(background: np.ndarray, obj: np.ndarray, x0: int, y0: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Sprite:
+    """A premultiplied object ready to paste: colour, 255 - alpha (3 channels), alpha."""
+
+    rgb: np.ndarray
+    inv_alpha: np.ndarray
+    alpha: np.ndarray
+
+    @classmethod
+    def from_premultiplied(cls, obj: np.ndarray) -> Sprite:
+        alpha = np.ascontiguousarray(obj[..., 3])
+        inv = cv2.merge([255 - alpha] * 3)
+        sprite = cls(np.ascontiguousarray(obj[..., :3]), inv, alpha)
+        for arr in (sprite.rgb, sprite.inv_alpha, sprite.alpha):
+            arr.setflags(write=False)
+        return sprite
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.alpha.shape
+
+    @property
+    def nbytes(self) -> int:
+        return self.rgb.nbytes + self.inv_alpha.nbytes + self.alpha.nbytes
+
+    def premultiplied(self) -> np.ndarray:
+        return np.dstack([self.rgb, self.alpha])
+
+
+def composite(background: np.ndarray, obj: np.ndarray | Sprite, x0: int, y0: int) -> np.ndarray:
     """Paste a premultiplied RGBA object with its top-left corner at ``(x0, y0)``.
 
     Returns a new RGB array; parts of the object outside the image are dropped.
-    ``out = obj + background * (1 - alpha)``, exactly rounded in 8 bits.
+    ``out = obj + background * (1 - alpha)``, rounded in 8 bits.
     """
+    sprite = obj if isinstance(obj, Sprite) else Sprite.from_premultiplied(obj)
     out = background.copy()
     bh, bw = background.shape[:2]
-    oh, ow = obj.shape[:2]
+    oh, ow = sprite.shape
     left, top = max(0, -x0), max(0, -y0)
     right, bottom = min(ow, bw - x0), min(oh, bh - y0)
     if right <= left or bottom <= top:
         return out
-    o = obj[top:bottom, left:right]
     region = out[y0 + top : y0 + bottom, x0 + left : x0 + right]
-    inv = (255 - o[..., 3:4]).astype(np.uint16)
-    t = region.astype(np.uint16) * inv + 128
-    region[...] = ((t + (t >> 8)) >> 8).astype(np.uint8) + o[..., :3]
+    cv2.multiply(region, sprite.inv_alpha[top:bottom, left:right], dst=region, scale=1 / 255)
+    cv2.add(region, sprite.rgb[top:bottom, left:right], dst=region)
     return out
 
 

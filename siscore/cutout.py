@@ -110,21 +110,20 @@ def clean_mask(
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             (~out).astype(np.uint8), connectivity=4
         )
-        border = np.unique(
-            np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-        )
+        border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
         limit = float(max_hole_frac) * out.sum()
         holes = [
-            i
-            for i in range(1, count)
-            if i not in border and stats[i, cv2.CC_STAT_AREA] <= limit
+            i for i in range(1, count) if i not in border and stats[i, cv2.CC_STAT_AREA] <= limit
         ]
         if holes:
             out |= np.isin(labels, holes)
     if erode_px > 0:
         k = 2 * int(erode_px) + 1
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-        out = cv2.erode(out.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        out = (
+            cv2.erode(out.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            > 0
+        )
     return out
 
 

@@ -52,7 +52,7 @@ class ByteLRU:
 
 
 def _array_bytes(a: Any) -> int:
-    return a.nbytes if isinstance(a, np.ndarray) else a.width * a.height * 4
+    return a.width * a.height * 4 if isinstance(a, Image.Image) else a.nbytes
 
 
 class Renderer:
@@ -85,13 +85,12 @@ class Renderer:
 
         return self.sources.get(fg_index, make, _array_bytes)
 
-    def object(self, fg_index: int, size: tuple[int, int], angle: float) -> np.ndarray:
+    def object(self, fg_index: int, size: tuple[int, int], angle: float) -> compose.Sprite:
         """The premultiplied object, resampled once from its source for this size and angle."""
 
-        def make() -> np.ndarray:
+        def make() -> compose.Sprite:
             arr = compose.resample_object(self.source(fg_index), size, angle)
-            arr.setflags(write=False)
-            return arr
+            return compose.Sprite.from_premultiplied(arr)
 
         return self.objects.get((fg_index, size, float(angle) % 360.0), make, _array_bytes)
 
@@ -134,13 +133,14 @@ class Renderer:
         needs_rng = any(self._stages.values())
         rng = np.random.default_rng(self.plan.item_seed(item)) if needs_rng else None
         if self._stages["foreground"]:
-            straight = self._apply("foreground", compose.unpremultiply(obj), item, rng)
-            obj = np.asarray(compose.premultiply(straight))
+            straight = compose.unpremultiply(obj.premultiplied())
+            straight = self._apply("foreground", straight, item, rng)
+            obj = compose.Sprite.from_premultiplied(np.asarray(compose.premultiply(straight)))
         x0, y0 = p.top_left
-        h, w = obj.shape[:2]
+        h, w = obj.shape
         res_w, res_h = item.resolution
         box = visible_box(x0, y0, w, h, res_w, res_h)
-        visible = 1.0 if box == (0, 0, w, h) else compose.alpha_mass_visible(obj[..., 3], box)
+        visible = 1.0 if box == (0, 0, w, h) else compose.alpha_mass_visible(obj.alpha, box)
         if not pixels:
             return None, visible
         bg = self.background(item.bg_index, item.resolution)
