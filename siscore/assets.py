@@ -8,6 +8,7 @@ reported in the build summary and in ``dataset.json``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Mapping
@@ -88,10 +89,8 @@ def _open(path: str) -> Image.Image:
         raise AssetError(f"{path}: file not found") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise AssetError(f"{path}: unreadable or truncated image ({exc})") from None
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block must not lose the image
         img = ImageOps.exif_transpose(img)  # photos as they are displayed
-    except Exception:  # a broken EXIF block must not lose the image
-        pass
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         img = _to_8bit(img)
     return img
