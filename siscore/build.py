@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import pickle
 import platform
 import sys
 import time
@@ -103,13 +104,13 @@ def _render_chunk(args: tuple[int, int]) -> tuple[int, int, int]:
             continue
         path = out.image_path(plan.label(item), item.image_id, fmt)
         exists = path.exists()
-        image, visible = renderer.render(item, pixels=not exists)
+        image, visible, records = renderer.render(item, pixels=not exists)
         if exists:
             reused += 1
         else:
             atomic_write(path, encode(image, fmt, quality), out.tmp)
             rendered += 1
-        rows.append(plan.metadata_row(item, visible))
+        rows.append(plan.metadata_row(item, visible, records))
     out.write_part(chunk, rows)
     return chunk, rendered, reused
 
@@ -256,7 +257,8 @@ def build(
             if (shard_ is None or c % shard_[1] == shard_[0]) and not target.chunk_done(c)]
     done_before = sum(kept_per_chunk[c] for c in range(n_chunks) if target.chunk_done(c))
     result.reused = done_before
-    init_args = (plan, str(target.root), fmt, quality, crop, cache_mb, registry_snapshot())
+    snapshot = _snapshot(grid, jobs)
+    init_args = (plan, str(target.root), fmt, quality, crop, cache_mb, snapshot)
     bar = _progress(sum(kept_per_chunk[c] for c in todo), progress)
     t_render = time.perf_counter()
     try:
@@ -265,8 +267,7 @@ def build(
             results = (_render_chunk((c, size)) for c in todo)
             _consume(results, bar, result)
         else:
-            ctx = mp.get_context()
-            with ctx.Pool(jobs, initializer=_init_worker, initargs=init_args) as pool:
+            with _pool_context().Pool(jobs, initializer=_init_worker, initargs=init_args) as pool:
                 _consume(pool.imap_unordered(_render_chunk, [(c, size) for c in todo]), bar, result)
     finally:
         if bar is not None:
@@ -288,6 +289,34 @@ def build(
         result.complete = True
     result.seconds = result.seconds or (time.perf_counter() - t0)
     return result
+
+
+def _pool_context() -> mp.context.BaseContext:
+    """Worker processes start from a clean interpreter (forkserver, else spawn), never by
+    forking the caller: a fork after OpenCV or torch started their thread pools deadlocks."""
+    methods = mp.get_all_start_methods()
+    return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _snapshot(grid: Grid, jobs: int) -> dict:
+    """The grid's interventions, checked to be importable by worker processes."""
+    registry = registry_snapshot()
+    used = {f.name: registry[f.name] for f in grid.interventions}
+    if jobs > 1:
+        for name, spec in used.items():
+            main = sys.modules.get("__main__")
+            interactive = spec.func.__module__ == "__main__" and not getattr(main, "__file__", None)
+            try:
+                pickle.dumps(spec)
+            except Exception:
+                interactive = True
+            if interactive:
+                raise ConfigError(
+                    f"intervention {name!r} ({spec.func.__module__}.{spec.func.__qualname__}) cannot "
+                    "be sent to worker processes (a lambda, a local function or one defined in an "
+                    "interactive session); define it at the top level of a module, or use jobs=1"
+                )
+    return used
 
 
 def _progress(total: int, enabled: bool) -> Any:

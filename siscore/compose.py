@@ -176,6 +176,36 @@ def composite(background: np.ndarray, obj: np.ndarray | Sprite, x0: int, y0: int
     return out
 
 
+@dataclass(frozen=True)
+class Paste:
+    """What a ``paste``-stage intervention receives: the background, the object and where it goes.
+
+    ``background`` is RGB, ``sprite`` the premultiplied object, ``(x, y)`` its top-left
+    corner (it may stick out of the image). :meth:`alpha` is the default paste.
+    """
+
+    background: np.ndarray
+    sprite: Sprite
+    x: int
+    y: int
+
+    @property
+    def rgba(self) -> np.ndarray:
+        """The object as straight (not premultiplied) RGBA."""
+        return unpremultiply(self.sprite.premultiplied())
+
+    @property
+    def inside(self) -> bool:
+        """Whether the whole object canvas lies inside the image."""
+        h, w = self.sprite.shape
+        bh, bw = self.background.shape[:2]
+        return self.x >= 0 and self.y >= 0 and self.x + w <= bw and self.y + h <= bh
+
+    def alpha(self, sprite: Sprite | None = None) -> np.ndarray:
+        """Alpha compositing (premultiplied), optionally of another sprite at the same place."""
+        return composite(self.background, sprite or self.sprite, self.x, self.y)
+
+
 def alpha_mass_visible(alpha: np.ndarray, box: tuple[int, int, int, int]) -> float:
     """Fraction of the alpha mass of ``alpha`` inside ``box`` (left, top, right, bottom)."""
     total = float(alpha.sum(dtype=np.int64))

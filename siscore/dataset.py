@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from siscore.labels import read_label_map
@@ -92,9 +93,13 @@ def load_dataset(root: str | Path, check_files: bool = False) -> DatasetInfo:
     if bad:
         raise DatasetError(f"{md_path}: foreground_class value(s) {bad[:5]} have no class in "
                            "foreground_classes_metadata_indices.csv")
-    md["label"] = [classes[i] for i in md["foreground_class"]]
-    md["imagenet"] = [imagenet.get(label, ()) for label in md["label"]]
-    md["path"] = [f"{label}/{i}.jpg" for label, i in zip(md["label"], md["image_id"])]
+    codes = md["foreground_class"].to_numpy()
+    labels = np.asarray(classes, dtype=object)[codes]
+    md["label"] = labels
+    per_class = np.empty(len(classes), dtype=object)
+    per_class[:] = [imagenet.get(c, ()) for c in classes]
+    md["imagenet"] = per_class[codes]
+    md["path"] = [f"{label}/{i}.jpg" for label, i in zip(labels.tolist(), md["image_id"].tolist())]
     if (root / "dataset.json").exists():
         spec = json.loads((root / "dataset.json").read_text("utf-8")).get("spec")
         if spec and spec.get("format") == "png":

@@ -42,8 +42,10 @@ class Factor:
     stage: str
 
     def row(self, value: Any) -> tuple[Any, ...]:
-        """The metadata cells of ``value``."""
-        return tuple(value) if len(self.columns) > 1 else (value,)
+        """The metadata cells of ``value`` (geometric factors: one cell per column)."""
+        if self.stage == "geometry" or self.name == "resolution":
+            return tuple(value) if len(self.columns) > 1 else (value,)
+        return (value,)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -137,13 +139,13 @@ def intervention_factor(name: str, values: Iterable[Any]) -> Factor:
         spec = get_intervention(name)
     except KeyError as exc:
         raise ConfigError(exc.args[0]) from None
-    vals = tuple(values)
+    vals = tuple(tuple(v) if isinstance(v, list) else v for v in values)
     for v in vals:
         try:
             spec.validate(v)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    return _checked(Factor(name, vals, (name,), spec.stage))
+    return _checked(Factor(name, vals, (name, *spec.records), spec.stage))
 
 
 def _checked(factor: Factor) -> Factor:
@@ -179,6 +181,9 @@ class Grid:
             rotation_factor([0] if rotation is None else rotation),
         ]
         factors += [intervention_factor(name, vals) for name, vals in interventions.items()]
+        pastes = [f.name for f in factors if f.stage == "paste"]
+        if len(pastes) > 1:
+            raise ConfigError(f"factors {pastes} all act at the paste stage; a grid can hold one")
         self.factors: tuple[Factor, ...] = tuple(factors)
         self.resolution: Factor = resolution_factor([(500, 500)] if resolution is None else resolution)
 

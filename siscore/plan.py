@@ -152,7 +152,8 @@ class Plan:
     def metadata_header(self) -> list[str]:
         return METADATA_COLUMNS + ["pct_object_visible"] + self.grid.columns()
 
-    def metadata_row(self, item: Item, pct_visible: float) -> list[str]:
+    def metadata_row(self, item: Item, pct_visible: float,
+                     records: dict[str, Any] | None = None) -> list[str]:
         v = item.values
         x, y = v["location"]
         row = [
@@ -163,6 +164,7 @@ class Plan:
         ]
         for f in self.grid.interventions:
             row += [clean(c) for c in f.row(v[f.name])]
+            row += [clean((records or {}).get(col, "")) for col in f.columns[1:]]
         return row
 
     def counts(self) -> dict[str, int]:

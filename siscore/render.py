@@ -67,7 +67,7 @@ class Renderer:
         self.objects = ByteLRU(budget // 2)
         self._stages = {
             stage: [f for f in plan.grid.interventions if f.stage == stage]
-            for stage in ("foreground", "background", "composite")
+            for stage in ("foreground", "background", "paste", "composite")
         }
 
     def background(self, bg_index: int, resolution: tuple[int, int]) -> np.ndarray:
@@ -94,31 +94,47 @@ class Renderer:
 
         return self.objects.get((fg_index, size, float(angle) % 360.0), make, _array_bytes)
 
-    def _apply(self, stage: str, image: np.ndarray, item: Item, rng: np.random.Generator) -> np.ndarray:
+    def _call(self, factor: Any, arg: Any, item: Item, rng: np.random.Generator,
+              records: dict[str, Any]) -> Any:
+        """Run one intervention; split off its records; name it and the image on failure."""
+        spec = get_intervention(factor.name)
+        value = item.values[factor.name]
+        try:
+            out = spec.func(arg, value, rng)
+        except Exception as exc:
+            raise InterventionError(
+                f"intervention {factor.name!r} (value {value!r}) raised {type(exc).__name__}: "
+                f"{exc} while rendering {self.describe(item)}"
+            ) from exc
+        if spec.records:
+            if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)
+                    and set(out[1]) == set(spec.records)):
+                raise InterventionError(
+                    f"intervention {factor.name!r} declares records {list(spec.records)} and must "
+                    f"return (image, {{...}}) with exactly those keys while rendering {self.describe(item)}"
+                )
+            out, extra = out
+            records.update(extra)
+        return out
+
+    def _check(self, factor: Any, stage: str, out: Any, shape: tuple[int, ...], item: Item) -> np.ndarray:
+        if isinstance(out, Image.Image):
+            out = np.asarray(out)
+        if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != shape:
+            got = (f"a {out.dtype} array of shape {out.shape}" if isinstance(out, np.ndarray)
+                   else type(out).__name__)
+            raise InterventionError(
+                f"intervention {factor.name!r} (stage {stage}, value {item.values[factor.name]!r}) "
+                f"returned {got}; expected a uint8 array of shape {shape} (mode "
+                f"{'RGBA' if shape[-1] == 4 else 'RGB'}) while rendering {self.describe(item)}"
+            )
+        return out
+
+    def _apply(self, stage: str, image: np.ndarray, item: Item, rng: np.random.Generator,
+               records: dict[str, Any]) -> np.ndarray:
         for factor in self._stages[stage]:
-            spec = get_intervention(factor.name)
-            value = item.values[factor.name]
-            where = self.describe(item)
-            try:
-                out = spec.func(image.copy(), value, rng)
-            except Exception as exc:
-                raise InterventionError(
-                    f"intervention {factor.name!r} (value {value!r}) raised {type(exc).__name__}: "
-                    f"{exc} while rendering {where}"
-                ) from exc
-            if isinstance(out, Image.Image):
-                out = np.asarray(out)
-            if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != image.shape:
-                got = (
-                    f"{out.dtype} array of shape {out.shape}"
-                    if isinstance(out, np.ndarray)
-                    else type(out).__name__
-                )
-                raise InterventionError(
-                    f"intervention {factor.name!r} (stage {stage}, value {value!r}) returned {got}; "
-                    f"expected a uint8 array of shape {image.shape} while rendering {where}"
-                )
-            image = out
+            out = self._call(factor, image.copy(), item, rng, records)
+            image = self._check(factor, stage, out, image.shape, item)
         return image
 
     def describe(self, item: Item) -> str:
@@ -126,27 +142,34 @@ class Renderer:
         bg = self.plan.backgrounds[item.bg_index]
         return f"image {item.image_id} (foreground {fg.key}, background {bg.name})"
 
-    def render(self, item: Item, pixels: bool = True) -> tuple[np.ndarray | None, float]:
-        """The finished RGB image (or None if ``pixels`` is False) and ``pct_object_visible``."""
+    def render(self, item: Item, pixels: bool = True) -> tuple[np.ndarray | None, float, dict[str, Any]]:
+        """The finished RGB image (None if ``pixels`` is False), ``pct_object_visible`` and the
+        records reported by interventions."""
         p = item.placement
         obj = self.object(item.fg_index, p.size, item.values["rotation"])
         needs_rng = any(self._stages.values())
         rng = np.random.default_rng(self.plan.item_seed(item)) if needs_rng else None
+        records: dict[str, Any] = {}
         if self._stages["foreground"]:
             straight = compose.unpremultiply(obj.premultiplied())
-            straight = self._apply("foreground", straight, item, rng)
+            straight = self._apply("foreground", straight, item, rng, records)
             obj = compose.Sprite.from_premultiplied(np.asarray(compose.premultiply(straight)))
         x0, y0 = p.top_left
         h, w = obj.shape
         res_w, res_h = item.resolution
         box = visible_box(x0, y0, w, h, res_w, res_h)
         visible = 1.0 if box == (0, 0, w, h) else compose.alpha_mass_visible(obj.alpha, box)
-        if not pixels:
-            return None, visible
+        if not pixels and not self._stages["paste"]:
+            return None, visible, records
         bg = self.background(item.bg_index, item.resolution)
         if self._stages["background"]:
-            bg = self._apply("background", bg, item, rng)
-        image = compose.composite(bg, obj, x0, y0)
+            bg = self._apply("background", bg, item, rng, records)
+        if self._stages["paste"]:
+            factor = self._stages["paste"][0]
+            out = self._call(factor, compose.Paste(bg, obj, x0, y0), item, rng, records)
+            image = self._check(factor, "paste", out, bg.shape, item)
+        else:
+            image = compose.composite(bg, obj, x0, y0)
         if self._stages["composite"]:
-            image = self._apply("composite", image, item, rng)
-        return image, visible
+            image = self._apply("composite", image, item, rng, records)
+        return (image if pixels else None), visible, records

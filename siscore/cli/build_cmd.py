@@ -67,7 +67,10 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
 
     def go() -> None:
         for module in plugins:
-            load_plugin(module)
+            try:
+                load_plugin(module)
+            except ValueError as exc:
+                fail(str(exc))
         if subset is not None and config is not None:
             fail("give only one of --subset or --config")
         if subset is None and config is None and not dry_run:

@@ -18,10 +18,11 @@ def run_guarded(body: Callable[[], None]) -> None:
     from siscore.assets import AssetError
     from siscore.factors import ConfigError
     from siscore.labels import LabelMapError
+    from siscore.render import InterventionError
 
     try:
         body()
-    except (ConfigError, AssetError, LabelMapError) as exc:
+    except (ConfigError, AssetError, LabelMapError, InterventionError) as exc:
         raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         click.echo("\ninterrupted: run the same command again to resume", err=True)

@@ -8,7 +8,12 @@ Stages (where in the pipeline the function acts):
 
 - ``foreground``: the object after scaling and rotation, as straight RGBA (HxWx4 uint8);
 - ``background``: the prepared background, RGB (HxWx3 uint8);
+- ``paste``: how the object is pasted: gets a :class:`~siscore.compose.Paste` and returns
+  the composite RGB image (at most one paste intervention per grid);
 - ``composite``: the finished image, RGB (HxWx3 uint8), before encoding.
+
+An intervention that declares ``records=("name", ...)`` returns ``(image, {"name": value})``
+and each record becomes a metadata column too (e.g. whether a blend fell back).
 
 Third-party packages register interventions through the ``siscore.interventions``
 entry-point group (each entry point names a module to import, or a callable to call).
@@ -24,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-STAGES: tuple[str, ...] = ("foreground", "background", "composite")
+STAGES: tuple[str, ...] = ("foreground", "background", "paste", "composite")
 ENTRY_POINT_GROUP = "siscore.interventions"
 
 InterventionFn = Callable[[np.ndarray, Any, np.random.Generator], Any]
@@ -40,6 +45,7 @@ class Intervention:
     value_type: type | tuple[type, ...] | None = None
     check: Callable[[Any], str | None] | None = field(default=None, repr=False)
     description: str = ""
+    records: tuple[str, ...] = ()
 
     def validate(self, value: Any) -> None:
         """Raise ``ValueError`` naming the intervention if ``value`` is not acceptable."""
@@ -74,12 +80,14 @@ def intervention(
     value_type: type | tuple[type, ...] | None = None,
     check: Callable[[Any], str | None] | None = None,
     description: str = "",
+    records: tuple[str, ...] = (),
 ) -> Callable[[InterventionFn], InterventionFn]:
     """Register ``f(image, value, rng) -> image`` as the intervention ``name``.
 
-    ``stage`` is ``foreground``, ``background`` or ``composite``. ``value_type``
-    and ``check`` (returning an error text or None) validate grid values before
-    any work starts. Registering the same name again replaces the entry (so a
+    ``stage`` is ``foreground``, ``background``, ``paste`` or ``composite``.
+    ``value_type`` and ``check`` (returning an error text or None) validate grid
+    values before any work starts; ``records`` names extra metadata columns the
+    function reports. Registering the same name again replaces the entry (so a
     module can be re-imported), but not a built-in factor name.
     """
     if stage not in STAGES:
@@ -90,9 +98,9 @@ def intervention(
         raise ValueError(f"intervention name {name!r} is a built-in factor")
 
     def decorator(func: InterventionFn) -> InterventionFn:
-        doc = description or (func.__doc__ or "").strip().splitlines()[0:1]
-        text = doc if isinstance(doc, str) else (doc[0] if doc else "")
-        _REGISTRY[name] = Intervention(name, stage, func, value_type, check, text)
+        text = description or next(iter((func.__doc__ or "").strip().splitlines()), "")
+        text = text.replace("``", "")
+        _REGISTRY[name] = Intervention(name, stage, func, value_type, check, text, tuple(records))
         return func
 
     return decorator

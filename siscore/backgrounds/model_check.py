@@ -1,0 +1,187 @@
+"""Optional classifier check: reject a background a model already reads as a study class.
+
+If an ImageNet classifier gives one of the study's foreground classes a high
+probability on the bare background (a cat in the grass, a cup on a table),
+that background would confound every image the class is pasted on. The model
+sees the photo's largest squares (first, centre and last along the long side;
+one square for a square photo), each through the model's own transform; the
+highest probability over squares counts. A class's probability is the sum of
+the softmax over its ImageNet indices (``siscore.labels`` maps labels to them).
+
+Works with any ``torch.nn.Module`` and transform (:class:`ModelCheck`), or
+with a model named for ``siscore.evaluate.models.load_model``
+(:func:`load_model_check`). torch is imported only when a check runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from siscore.backgrounds.scan import BadImage, decode
+from siscore.labels import LabelMapError, load_label_map
+
+#: Long side the photo is decoded at before its squares go through the model's transform.
+MODEL_SIDE = 768
+
+
+class ModelCheckError(ValueError):
+    """The model check cannot run as configured; the message names the option to fix."""
+
+
+def study_classes(labels: Sequence[str], label_map: str | Path | None = None) -> dict[str, tuple[int, ...]]:
+    """Map each study label to its ImageNet-1k indices; unknown or unmapped labels raise."""
+    table = load_label_map(label_map)
+    out: dict[str, tuple[int, ...]] = {}
+    for label in labels:
+        if label not in table:
+            raise ModelCheckError(
+                f"--classes: {label!r} is not in the label map; add a row '{label},<imagenet index>' "
+                "to a CSV and pass it with --label-map")
+        if not table[label]:
+            raise ModelCheckError(f"--classes: {label!r} has no ImageNet-1k class, so no model can see it")
+        out[label] = tuple(table[label])
+    if not out:
+        raise ModelCheckError("--classes: give at least one foreground class")
+    return out
+
+
+def parse_classes(value: str) -> list[str]:
+    """``--classes``: comma-separated labels, or a foreground folder (its sub-folder names)."""
+    path = Path(value)
+    if path.is_dir():
+        labels = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not labels:
+            raise ModelCheckError(f"--classes {value}: the folder has no class sub-folders")
+        return labels
+    labels = [v.strip() for v in value.split(",") if v.strip()]
+    if not labels:
+        raise ModelCheckError("--classes: give comma-separated labels (e.g. 'cat,cup') or a foreground folder")
+    return labels
+
+
+def square_views(image: Image.Image) -> list[Image.Image]:
+    """The largest squares of a photo: first, centre and last along its long side."""
+    w, h = image.size
+    side = min(w, h)
+    if w == h:
+        return [image]
+    span = max(w, h) - side
+    offsets = sorted({0, span // 2, span})
+    boxes = [(o, 0, o + side, side) if w > h else (0, o, side, o + side) for o in offsets]
+    return [image.crop(b) for b in boxes]
+
+
+def class_probabilities(
+    module: Any,
+    transform: Callable[[Image.Image], Any],
+    images: Sequence[Image.Image],
+    classes: Sequence[Sequence[int]],
+    *,
+    batch_size: int = 16,
+    device: str = "cpu",
+) -> np.ndarray:
+    """``(n_images, n_classes)``: for each class, the summed softmax over its output indices."""
+    import torch
+
+    top = max(i for idx in classes for i in idx)
+    out = np.zeros((len(images), len(classes)))
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            batch = torch.stack([transform(im) for im in images[start:start + batch_size]]).to(device)
+            logits = module(batch)
+            if logits.ndim != 2 or logits.shape[1] <= top:
+                raise ModelCheckError(
+                    f"the model returns {tuple(logits.shape)} outputs; the check needs ImageNet-1k "
+                    f"logits (batch x 1000) to read class index {top}")
+            probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
+            for k, idx in enumerate(classes):
+                out[start:start + len(probs), k] = probs[:, list(idx)].sum(axis=1)
+    return out
+
+
+class ModelCheck:
+    """Scores photos of ``folder`` with ``module``; rejects above ``max_prob`` (see the module)."""
+
+    def __init__(self, module: Any, transform: Callable[[Image.Image], Any],
+                 classes: Mapping[str, Sequence[int]], *, max_prob: float = 0.3,
+                 name: str = "model", folder: str | Path = ".", batch_size: int = 16,
+                 device: str = "cpu", progress: bool = False,
+                 output_classes: Sequence[int] | None = None) -> None:
+        if not 0.0 < max_prob < 1.0:
+            raise ModelCheckError(f"--max-prob {max_prob}: must be between 0 and 1")
+        self.module, self.transform = module, transform
+        self.labels = list(classes)
+        if output_classes is None:  # the 1000 ImageNet outputs in order
+            self.indices = [tuple(classes[k]) for k in self.labels]
+        else:  # output j is ImageNet class output_classes[j]
+            position = {int(c): j for j, c in enumerate(output_classes)}
+            self.indices = [tuple(position[i] for i in classes[k] if i in position) for k in self.labels]
+            missing = [k for k, idx in zip(self.labels, self.indices) if not idx]
+            if missing:
+                raise ModelCheckError(f"--classes: the model {name} has no output for {missing}")
+        self.max_prob, self.name = max_prob, name
+        self.folder, self.batch_size, self.device = Path(folder), batch_size, device
+        self.progress = progress
+
+    def probabilities(self, image: Image.Image) -> np.ndarray:
+        """Per class: the highest probability over the photo's squares."""
+        views = square_views(image)
+        probs = class_probabilities(self.module, self.transform, views, self.indices,
+                                    batch_size=self.batch_size, device=self.device)
+        return probs.max(axis=0)
+
+    def __call__(self, files: Sequence[str]) -> dict[str, tuple[str, float]]:
+        out: dict[str, tuple[str, float]] = {}
+        iterator: Any = files
+        if self.progress:
+            import sys
+
+            from tqdm import tqdm
+
+            iterator = tqdm(files, unit="img", desc=f"model {self.name}", file=sys.stderr)
+        for name in iterator:
+            try:
+                rgb, _ = decode(self.folder / name, MODEL_SIDE)
+            except BadImage:
+                continue  # already reported by the scoring pass
+            probs = self.probabilities(Image.fromarray(rgb))
+            k = int(np.argmax(probs))
+            out[name] = (self.labels[k], float(probs[k]))
+        return out
+
+
+def load_model_check(
+    model: str, *, classes: Sequence[str], weights: str | None = None,
+    checkpoint: str | Path | None = None, label_map: str | Path | None = None,
+    max_prob: float = 0.3, folder: str | Path = ".", batch_size: int = 16,
+    device: str = "cpu", progress: bool = False,
+) -> ModelCheck:
+    """A :class:`ModelCheck` for a model loaded by ``siscore.evaluate.models.load_model``."""
+    if weights is None and checkpoint is None:
+        raise ModelCheckError(
+            f"--model {model}: give --weights ENUM (e.g. DEFAULT) or --checkpoint FILE; a randomly "
+            "initialised network recognises nothing")
+    try:
+        table = study_classes(classes, label_map)
+    except LabelMapError as exc:
+        raise ModelCheckError(f"--label-map: {exc}") from None
+    try:
+        from siscore.evaluate.models import load_model
+    except ImportError as exc:
+        raise ModelCheckError(
+            f"--model needs the model loader siscore.evaluate.models ({exc}); install the eval "
+            "extra (pip install 'siscore[eval]') or run without --model") from None
+    try:
+        loaded = load_model(model, weights=weights, checkpoint=checkpoint)
+    except Exception as exc:  # WeightsNotFoundError and friends: their message names the fix
+        raise ModelCheckError(f"--model {model}: {exc}") from None
+    module = loaded.module.to(device).eval()
+    return ModelCheck(module, loaded.transform, table, max_prob=max_prob,
+                      name=getattr(loaded, "name", model), folder=folder,
+                      batch_size=batch_size, device=device, progress=progress,
+                      output_classes=getattr(loaded, "output_classes", None))

@@ -1,0 +1,221 @@
+"""``siscore evaluate``: predictions of a classifier on a dataset folder or on images rendered on the fly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from siscore.cli.common import fail, run_guarded
+
+
+def _default_workers() -> int:
+    return min(8, max(0, (os.cpu_count() or 1) - 1))
+
+
+def _parse_resolution(text: str) -> tuple[int, int]:
+    try:
+        if "x" in text.lower():
+            w, h = (int(p) for p in text.lower().split("x"))
+        else:
+            w = h = int(text)
+    except ValueError:
+        fail(f"--resolution {text!r}: write N or WxH, e.g. 500 or 640x480")
+    return w, h
+
+
+def read_output_classes(path: Path, label_map_path: Path | None) -> list[int]:
+    """One line per model output: an ImageNet-1k index, or a label of the label map."""
+    from siscore.labels import load_label_map
+
+    try:
+        lines = [ln.strip() for ln in path.read_text("utf-8").splitlines()]
+    except OSError as exc:
+        fail(f"--output-classes {path}: cannot read it ({exc.strerror})")
+    labels = load_label_map(label_map_path)
+    out = []
+    for n, line in enumerate(lines, start=1):
+        if not line or line.startswith("#"):
+            continue
+        if line.isdigit():
+            out.append(int(line))
+        elif labels.get(line):
+            out.append(labels[line][0])
+        else:
+            fail(f"--output-classes {path}, line {n}: {line!r} is neither an ImageNet index nor a "
+                 "label of the label map (add it with --label-map)")
+    return out
+
+
+def _list_weights(model: str) -> None:
+    from siscore.evaluate.models import cached_weights, weights_enum
+
+    for enum_name, path, present in cached_weights(model):
+        member = weights_enum(model, enum_name)
+        acc = member.meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")
+        click.echo(f"{enum_name}  ImageNet top-1 {acc if acc is not None else '?'}  "
+                   f"{'cached' if present else 'NOT cached'}: {path}")
+
+
+@click.command(context_settings={"show_default": True})
+@click.option("--dataset", type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder (a siscore build or an official SI-SCORE download).")
+@click.option("--subset", type=click.Choice(["size", "location", "rotation"]),
+              help="Render this subset on the fly instead of reading --dataset (same images as "
+                   "`siscore build --subset`).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="Render the [grid] of this TOML file on the fly (as `siscore build --config`).")
+@click.option("--foregrounds", type=click.Path(file_okay=False, path_type=Path),
+              help="On the fly: foreground library DIR/<label>/<file>.png. Default: embedded assets.")
+@click.option("--backgrounds", type=click.Path(file_okay=False, path_type=Path),
+              help="On the fly: folder of background photos. Default: embedded assets.")
+@click.option("--label-map", type=click.Path(dir_okay=False, path_type=Path),
+              help="On the fly: CSV 'label,imagenet_index' overriding the built-in table "
+                   "(also used to read --output-classes).")
+@click.option("--seed", type=int, default=0, help="On the fly: seed (as in siscore build).")
+@click.option("--bgs-per-fg", type=int, default=2, help="On the fly: backgrounds per foreground.")
+@click.option("--resolution", type=str, default=None,
+              help="On the fly: background resolution N or WxH (default: the subset's).")
+@click.option("--min-pct-inside", type=float, default=None,
+              help="On the fly: drop images whose object box is less than this fraction inside "
+                   "(default: 0.95 for size and rotation, 0 for location and --config).")
+@click.option("--quality", type=int, default=75,
+              help="On the fly: JPEG quality of the round trip (siscore build's default).")
+@click.option("--no-jpeg", is_flag=True,
+              help="On the fly: skip the JPEG round trip (the pixels of a --format png build).")
+@click.option("--bg-crop", type=click.Choice(["topleft", "center", "saliency"]), default="topleft",
+              help="On the fly: square crop of each background (as in siscore build).")
+@click.option("--plugin", "plugins", multiple=True,
+              help="On the fly: import this module first (registers custom interventions).")
+@click.option("--model", help="torchvision classification model, e.g. resnet50, vit_b_16.")
+@click.option("--weights", help="Weight enum of --model (IMAGENET1K_V2, DEFAULT, ...), read from the "
+                                "local torch cache; never downloaded. Omit for random weights.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path),
+              help="State-dict file (torch.save(model.state_dict())) for --model's architecture.")
+@click.option("--resize", type=int, default=None,
+              help="Shorter side before the centre crop (default: the weights' own, or scaled "
+                   "with --crop).")
+@click.option("--crop", type=int, default=None,
+              help="Centre-crop size fed to the model (default: the weights' own, e.g. 224).")
+@click.option("--output-classes", type=click.Path(dir_okay=False, path_type=Path),
+              help="For a model without 1000 outputs: a text file, one line per output, "
+                   "holding its ImageNet-1k index or a label name.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Predictions CSV to write, or to resume (side files start with its name).")
+@click.option("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps.")
+@click.option("--batch-size", type=int, default=64, help="Images per forward pass.")
+@click.option("--workers", type=int, default=None,
+              help=f"DataLoader worker processes (decode or render) [default: {_default_workers()}, "
+                   "the CPU count minus one, at most 8].")
+@click.option("--amp", is_flag=True,
+              help="Automatic mixed precision (float16 on GPU, bfloat16 on CPU).")
+@click.option("--channels-last", is_flag=True, help="channels_last memory format (faster on recent GPUs).")
+@click.option("--logits", is_flag=True, help="Also save the full logits to OUT.logits.npz.")
+@click.option("--limit", type=int, default=None,
+              help="Predict only the first N images (in reading order); run again without it to finish.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace predictions made with another model, transform or dataset at --out.")
+@click.option("--list-weights", is_flag=True,
+              help="List --model's weight enums, their files and whether they are cached; then exit.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed, bgs_per_fg,
+             resolution, min_pct_inside, quality, no_jpeg, bg_crop, plugins, model, weights,
+             checkpoint, resize, crop, output_classes, out, device, batch_size, workers, amp,
+             channels_last, logits, limit, overwrite, list_weights, quiet) -> None:
+    """Predict every image of a dataset with a classifier; write a predictions CSV.
+
+    The images come from a dataset folder (--dataset), or are rendered inside the
+    data-loader workers (--subset or --config, with the options of `siscore build`)
+    with the same pixels a build would write, JPEG round trip included.
+
+    The CSV has one row per image: image_id, top1, top5, label, correct1,
+    correct5, model. It is a cache: re-running the same command skips the images
+    already predicted (resume after a crash); OUT.meta.json holds the fingerprint.
+    On-the-fly runs also write OUT.dataset/, a metadata-only dataset folder
+    (metadata.csv and the class files) for `siscore score --dataset`.
+
+    \b
+    Examples:
+      siscore evaluate --dataset data/location --model resnet50 --weights IMAGENET1K_V2 --out r50.csv
+      siscore evaluate --subset location --foregrounds fg/ --backgrounds bg/ \\
+          --model resnet50 --weights IMAGENET1K_V2 --amp --out r50-location.csv
+      siscore evaluate --dataset data/size --model resnet50 --checkpoint mine.pt --crop 288 --out m.csv
+    """
+    from siscore.dataset import DatasetError
+    from siscore.evaluate import ImageReadError
+    from siscore.evaluate.models import ModelError
+    from siscore.evaluate.predictions import PredictionsError
+    from siscore.evaluate.runner import EvaluateError
+
+    def go() -> None:
+        if model is None:
+            fail("give --model NAME (a torchvision classification model, e.g. resnet50)")
+        if list_weights:
+            _list_weights(model)
+            return
+        sources = [n for n, v in (("--dataset", dataset), ("--subset", subset), ("--config", config)) if v]
+        if len(sources) != 1:
+            fail("give exactly one of --dataset DIR, --subset NAME or --config FILE "
+                 f"(got {', '.join(sources) or 'none'})")
+        if out is None:
+            fail("give --out FILE (the predictions CSV to write or resume)")
+        if dataset is not None:
+            render_opts = [o for o, v in (("--foregrounds", foregrounds), ("--backgrounds", backgrounds),
+                                          ("--resolution", resolution), ("--no-jpeg", no_jpeg),
+                                          ("--min-pct-inside", min_pct_inside)) if v]
+            if render_opts:
+                fail(f"{', '.join(render_opts)} only apply when rendering on the fly "
+                     "(--subset or --config), not to --dataset")
+        try:
+            _evaluate()
+        except (DatasetError, ModelError, PredictionsError, EvaluateError, ImageReadError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def _evaluate() -> None:
+        from siscore.evaluate import RenderedDataset, load_model
+        from siscore.evaluate import evaluate as run_eval
+
+        loaded = load_model(model, weights, checkpoint, resize=resize, crop=crop)
+        classes = read_output_classes(output_classes, label_map) if output_classes else None
+        source = dataset if dataset is not None else _rendered(RenderedDataset)
+        result = run_eval(loaded, None, source, out, output_classes=classes, batch_size=batch_size,
+                          workers=_default_workers() if workers is None else workers, device=device,
+                          amp=amp, channels_last=channels_last, logits=logits, overwrite=overwrite,
+                          limit=limit, progress=not quiet)
+        if not quiet:
+            click.echo(result.summary())
+
+    def _rendered(cls):  # noqa: ANN001, ANN202 - RenderedDataset, imported lazily
+        from siscore.factors import SUBSETS, load_config
+        from siscore.interventions import load_plugin
+
+        for module in plugins:
+            try:
+                load_plugin(module)
+            except ValueError as exc:
+                fail(str(exc))
+        opts = {"seed": seed, "bgs_per_fg": bgs_per_fg, "min_pct_inside": min_pct_inside}
+        name = None
+        if config is not None:
+            grid, options = load_config(config)
+            unknown = set(options) - set(opts)
+            if unknown:
+                fail(f"--config {config}: unknown [build] option(s) {sorted(unknown)}; "
+                     f"known: {', '.join(sorted(opts))}")
+            for key, value in options.items():  # the command line wins over the file
+                if click.get_current_context().get_parameter_source(key).name == "DEFAULT":
+                    opts[key] = value
+        else:
+            name, grid = subset, SUBSETS[subset].grid
+            if opts["min_pct_inside"] is None:
+                opts["min_pct_inside"] = SUBSETS[subset].min_pct_inside
+        if resolution is not None:
+            grid = grid.with_resolution([_parse_resolution(resolution)])
+        ds = cls.from_grid(grid, foregrounds=foregrounds, backgrounds=backgrounds,
+                           label_map=label_map, fmt="raw" if no_jpeg else "jpg", quality=quality,
+                           crop=bg_crop, **opts)
+        ds.subset = name
+        return ds
+
+    run_guarded(go)

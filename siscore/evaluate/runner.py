@@ -1,0 +1,313 @@
+"""Running a classifier over a dataset: batching, device, AMP, channels_last, the cache.
+
+:func:`evaluate` is the library entry point behind ``siscore evaluate``; it
+takes any ``torch.nn.Module`` and transform (or a :class:`LoadedModel`) and a
+dataset folder or :class:`RenderedDataset`, reads images in a deterministic
+order, and writes (or resumes) a predictions file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Subset
+
+from siscore import __version__
+from siscore.evaluate.data import FolderDataset, RenderedDataset, as_dataset
+from siscore.evaluate.models import LoadedModel
+from siscore.evaluate.predictions import COLUMNS, PredictionStore, dataset_index_files
+
+N_IMAGENET = 1000
+
+
+class EvaluateError(ValueError):
+    """An evaluation that cannot run as asked; the message names the option and the fix."""
+
+
+@dataclass
+class EvalResult:
+    """Predictions of one model on one dataset, and what the run did."""
+
+    predictions: pd.DataFrame  # columns COLUMNS, sorted by image_id
+    out: Path | None
+    total: int  # images in the dataset
+    evaluated: int  # predicted in this run
+    reused: int  # taken from the cache
+    seconds: float
+    device: str
+    logits: np.ndarray | None = field(default=None, repr=False)  # in-memory runs with logits=True
+
+    @property
+    def complete(self) -> bool:
+        return len(self.predictions) == self.total
+
+    def summary(self) -> str:
+        df = self.predictions
+        n = len(df)
+        head = f"{self.out}: " if self.out else ""
+        text = (f"{head}{n} of {self.total} images predicted ({self.evaluated} now, {self.reused} "
+                f"from the cache) on {self.device}")
+        if self.evaluated and self.seconds > 0:
+            text += f", {self.evaluated / self.seconds:.1f} images/s"
+        if n:
+            text += (f"; top-1 accuracy {100 * df['correct1'].mean():.2f}%, "
+                     f"top-5 {100 * df['correct5'].mean():.2f}%")
+        return text
+
+
+def select_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``auto``: CUDA if available, else Apple MPS, else the CPU; otherwise ``torch.device(device)``."""
+    if device is None or str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise EvaluateError(f"--device {device!r}: {exc}; use auto, cpu, cuda, cuda:1 or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise EvaluateError(f"--device {device}: CUDA is not available here; use --device cpu or auto")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise EvaluateError(f"--device {device}: MPS is not available here; use --device cpu or auto")
+    return dev
+
+
+def module_digest(module: nn.Module) -> str:
+    """SHA-256 of a module's parameters and buffers (names, dtypes, shapes and values)."""
+    h = hashlib.sha256()
+    for key, value in sorted(module.state_dict().items()):
+        t = value.detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def describe_transform(transform: Any) -> str:
+    """A stable text of a transform (its repr without memory addresses)."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(transform))
+
+
+def _logits_of(output: Any) -> torch.Tensor:
+    if isinstance(output, torch.Tensor):
+        return output
+    if hasattr(output, "logits"):
+        return output.logits
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise EvaluateError(f"the model returned {type(output).__name__}; expected a tensor of logits (N, classes)")
+
+
+class _MemorySink:
+    """The store used without ``out``: rows kept in memory."""
+
+    def __init__(self, logits: bool) -> None:
+        self.rows: list[list[Any]] = []
+        self.logits: list[np.ndarray] | None = [] if logits else None
+        self.keeps_logits = logits
+
+    def append(self, rows: list[list[Any]], logits: np.ndarray | None = None,
+               metadata_lines: Any = None) -> None:
+        self.rows += rows
+        if self.logits is not None and logits is not None:
+            self.logits.append(logits)
+
+    def close(self) -> None:
+        pass
+
+
+def _predict_rows(logits: torch.Tensor, positions: Sequence[int], image_ids: Sequence[int],
+                  labels: Sequence[str], valid: Sequence[tuple[int, ...]],
+                  to_imagenet: torch.Tensor | None, name: str) -> list[list[Any]]:
+    k = min(5, logits.shape[1])
+    top = logits.topk(k, dim=1).indices
+    if to_imagenet is not None:
+        top = to_imagenet[top]
+    rows = []
+    for pos, t in zip(positions, top.tolist()):
+        ok = valid[pos]
+        rows.append([image_ids[pos], t[0], " ".join(map(str, t)), labels[pos],
+                     int(t[0] in ok), int(any(c in ok for c in t)), name])
+    return rows
+
+
+def evaluate(
+    model: nn.Module | LoadedModel,
+    transform: Callable[[Any], torch.Tensor] | None,
+    dataset: str | Path | FolderDataset | RenderedDataset,
+    out: str | Path | None = None,
+    *,
+    name: str | None = None,
+    output_classes: Sequence[int] | None = None,
+    batch_size: int = 64,
+    workers: int = 0,
+    device: str | torch.device | None = "auto",
+    amp: bool = False,
+    channels_last: bool = False,
+    logits: bool = False,
+    overwrite: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+) -> EvalResult:
+    """Predict every image of ``dataset`` with ``model`` and write (or resume) ``out``.
+
+    ``model`` is any module mapping a batch (N, C, H, W) to logits (N, K), or a
+    :class:`LoadedModel` (its transform, name and output classes are then the
+    defaults). ``transform`` maps a PIL image to a CHW tensor (None: the
+    LoadedModel's, or the dataset's own). ``dataset`` is a dataset folder (path)
+    or a :class:`FolderDataset` / :class:`RenderedDataset`. With K != 1000,
+    ``output_classes`` gives the ImageNet-1k index of each output.
+
+    With ``out``, predictions are a cache: rows are appended batch by batch, a
+    re-run with the same fingerprint (model name, parameters, transform,
+    dataset, AMP) skips finished images, a different fingerprint raises unless
+    ``overwrite``. ``limit`` predicts only the first ``limit`` images (in
+    reading order). The module is moved to the device and set to eval mode.
+    """
+    t0 = time.perf_counter()
+    if isinstance(model, LoadedModel):
+        transform = transform if transform is not None else model.transform
+        name = name or model.name
+        output_classes = output_classes if output_classes is not None else model.output_classes
+        module = model.module
+    else:
+        module = model
+    if not isinstance(module, nn.Module):
+        raise EvaluateError(f"model: expected a torch.nn.Module, got {type(module).__name__}")
+    name = name or type(module).__name__
+    if batch_size < 1:
+        raise EvaluateError(f"--batch-size {batch_size}: must be at least 1")
+    if workers < 0:
+        raise EvaluateError(f"--workers {workers}: must be 0 or more")
+    ds = as_dataset(dataset, transform)
+    for attr in ("image_ids", "labels", "valid", "fingerprint"):
+        if not hasattr(ds, attr):
+            raise EvaluateError(f"dataset: {type(ds).__name__} has no {attr!r}; pass a dataset folder, "
+                                "a FolderDataset or a RenderedDataset")
+    if getattr(ds, "transform", None) is None:
+        raise EvaluateError("no transform: pass one (e.g. weights.transforms()) or a LoadedModel")
+    total = len(ds)
+    if total == 0:
+        raise EvaluateError("the dataset has no images (check --min-pct-inside and the assets)")
+    to_imagenet = None
+    if output_classes is not None:
+        bad = [c for c in output_classes if not 0 <= int(c) < N_IMAGENET]
+        if bad:
+            raise EvaluateError(f"output classes {bad[:5]} are not ImageNet-1k indices (0..999)")
+        to_imagenet = torch.as_tensor([int(c) for c in output_classes], dtype=torch.long)
+
+    fingerprint = {
+        "model": name,
+        "module_sha256": module_digest(module),
+        "transform": describe_transform(ds.transform),
+        "output_classes": None if output_classes is None else [int(c) for c in output_classes],
+        "amp": bool(amp),
+        "dataset": ds.fingerprint(),
+    }
+    header = ds.metadata_header() if isinstance(ds, RenderedDataset) else None
+    store: PredictionStore | _MemorySink
+    if out is not None:
+        store = PredictionStore(out, fingerprint, logits=logits, overwrite=overwrite,
+                                metadata_header=header)
+        info = {"model_name": name, "siscore_version": __version__, "torch_version": torch.__version__}
+        if isinstance(model, LoadedModel):
+            info.update(weights=model.weights,
+                        checkpoint=str(model.checkpoint) if model.checkpoint else None)
+        done = store.open(info)
+    else:
+        store, done = _MemorySink(logits), set()
+
+    todo_range = range(total if limit is None else min(max(limit, 0), total))
+    pending = [p for p in todo_range if ds.image_ids[p] not in done]
+    if isinstance(ds, FolderDataset) and pending:
+        missing = ds.missing_files(pending)
+        if missing:
+            raise EvaluateError(f"{ds.root}: {len(missing)} image(s) listed in metadata.csv are missing, "
+                                f"e.g. {missing[0]}; re-build or re-download the dataset")
+    dev = select_device(device)
+    if pending:
+        _run(module, ds, pending, store, dev, to_imagenet=to_imagenet, name=name,
+             batch_size=batch_size, workers=workers, amp=amp, channels_last=channels_last,
+             progress=progress)
+    seconds = time.perf_counter() - t0
+    result_logits = None
+    if isinstance(store, PredictionStore):
+        files = None
+        if isinstance(ds, RenderedDataset):
+            files = dataset_index_files(ds.spec(), ds.plan.classes,
+                                        [b.name for b in ds.plan.backgrounds], store.paths.out.name)
+        df = store.finalize(total, {"device": str(dev)}, files)
+    else:
+        df = pd.DataFrame(store.rows, columns=COLUMNS)
+        order = np.argsort(df["image_id"].to_numpy(), kind="stable")
+        df = df.iloc[order].reset_index(drop=True)
+        if store.logits is not None:
+            stacked = np.concatenate(store.logits) if store.logits else np.zeros((0, 0), np.float32)
+            result_logits = stacked[order] if len(stacked) else stacked
+    return EvalResult(df, Path(out) if out is not None else None, total, len(pending),
+                      len(df) - len(pending), seconds, str(dev), result_logits)
+
+
+def _run(module: nn.Module, ds: Any, pending: list[int], store: Any, dev: torch.device, *,
+         to_imagenet: torch.Tensor | None, name: str, batch_size: int, workers: int, amp: bool,
+         channels_last: bool, progress: bool) -> None:
+    module.eval()
+    module.to(dev)
+    if channels_last:
+        module.to(memory_format=torch.channels_last)
+    if to_imagenet is not None:
+        to_imagenet = to_imagenet.to(dev)
+    loader = DataLoader(Subset(ds, pending), batch_size=batch_size, shuffle=False,
+                        num_workers=workers, pin_memory=dev.type == "cuda")
+    amp_dtype = torch.bfloat16 if dev.type == "cpu" else torch.float16
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pending), unit="img", desc=f"evaluating {name}", file=sys.stderr,
+                   dynamic_ncols=True, smoothing=0.05)
+    try:
+        with torch.inference_mode():
+            for images, positions, metadata in loader:
+                if not isinstance(images, torch.Tensor):
+                    raise EvaluateError("the transform must return tensors of one size per batch "
+                                        f"(got {type(images).__name__})")
+                images = images.to(dev, non_blocking=True)
+                if channels_last and images.ndim == 4:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp):
+                    out = _logits_of(module(images))
+                out = out.float()
+                width = out.shape[1] if out.ndim == 2 else -1
+                if out.ndim != 2 or out.shape[0] != images.shape[0]:
+                    raise EvaluateError(f"the model returned shape {tuple(out.shape)} for a batch of "
+                                        f"{images.shape[0]}; expected (batch, classes)")
+                if to_imagenet is None and width != N_IMAGENET:
+                    raise EvaluateError(
+                        f"the model has {width} outputs, not the 1000 ImageNet-1k classes; give the "
+                        "ImageNet index of each output (output_classes=..., --output-classes FILE)")
+                if to_imagenet is not None and width != len(to_imagenet):
+                    raise EvaluateError(f"the model has {width} outputs but {len(to_imagenet)} "
+                                        "output classes were given")
+                pos = positions.tolist()
+                rows = _predict_rows(out, pos, ds.image_ids, ds.labels, ds.valid, to_imagenet, name)
+                store.append(rows, out.cpu().numpy() if store.keeps_logits else None, metadata)
+                if bar is not None:
+                    bar.update(len(pos))
+    finally:
+        store.close()
+        if bar is not None:
+            bar.close()

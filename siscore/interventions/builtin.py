@@ -1,1 +1,0 @@
-"""Built-in interventions beyond the paper, each written on the public API."""

@@ -1,0 +1,107 @@
+"""A self-contained ``index.html``: every figure (PNG inlined as base64, with links to
+the vector files) and every summary table, for a quick look in a browser."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from siscore import __version__
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222;
+       padding: 0 1em; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+figure { margin: 1.2em 0; } img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #555; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
+th, td { padding: 0.25em 0.7em; text-align: right; border-bottom: 1px solid #ddd; }
+th:first-child, td:first-child { text-align: left; }
+thead th { border-bottom: 2px solid #444; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+"""
+
+
+@dataclass
+class FigureEntry:
+    """One figure of the report: its files by format and a one-line caption."""
+
+    name: str
+    caption: str
+    files: dict[str, Path]
+    png: bytes
+
+
+@dataclass
+class Section:
+    """The figures and the summary table made from one scores file."""
+
+    source: str
+    kind: str
+    figures: list[FigureEntry] = field(default_factory=list)
+    table: pd.DataFrame | None = None
+    table_files: dict[str, Path] = field(default_factory=dict)
+
+
+def _cell(column: str, value: object, row: pd.Series) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "&ndash;"
+    if column == "accuracy":
+        return (f"{value * 100:.1f} [{row['accuracy_ci_low'] * 100:.1f}, "
+                f"{row['accuracy_ci_high'] * 100:.1f}]")
+    if column in ("cell_mean", "worst_cell_accuracy"):
+        return f"{value * 100:.1f}"
+    if column == "images":
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:+.3f}" if column == "diff_vs_baseline" else f"{value:.3f}"
+    return html.escape(str(value))
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """The summary table as an HTML table (accuracies in %, intervals in brackets)."""
+    cols = [c for c in table.columns if c not in ("accuracy_ci_low", "accuracy_ci_high")]
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}"
+                   f"{' (%)' if c in ('accuracy', 'cell_mean', 'worst_cell_accuracy') else ''}"
+                   "</th>" for c in cols)
+    body = []
+    for _, row in table.iterrows():
+        body.append("<tr>" + "".join(f"<td>{_cell(c, row[c], row)}</td>" for c in cols)
+                    + "</tr>")
+    return (f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body)
+            + "\n</tbody></table>")
+
+
+def render_index(sections: list[Section], out: Path, title: str = "siscore report") -> str:
+    """HTML text of the index page; links are relative to ``out``."""
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Written by <code>siscore report</code> {html.escape(__version__)}. Figures are "
+        "shown as PNG; the links open the files in each format.</p>",
+    ]
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.kind)}: <code>{html.escape(Path(section.source).name)}"
+                     "</code></h2>")
+        for fig in section.figures:
+            data = base64.b64encode(fig.png).decode("ascii")
+            links = " · ".join(
+                f'<a href="{html.escape(p.relative_to(out).as_posix())}">{fmt.upper()}</a>'
+                for fmt, p in fig.files.items())
+            parts.append(f'<figure id="{html.escape(fig.name)}">'
+                         f'<img src="data:image/png;base64,{data}" alt="{html.escape(fig.caption)}">'
+                         f"<figcaption>{html.escape(fig.caption)} ({links})</figcaption></figure>")
+        if section.table is not None:
+            links = " · ".join(
+                f'<a href="{html.escape(p.relative_to(out).as_posix())}">{fmt.upper()}</a>'
+                for fmt, p in section.table_files.items())
+            parts.append(f"<h3>Summary per model ({links})</h3>")
+            parts.append(table_html(section.table))
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)

@@ -1,0 +1,251 @@
+"""The scoring entry points: :func:`score_predictions` (everything) and :func:`score` (the table)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from siscore.dataset import DatasetInfo
+from siscore.score import effective as er
+from siscore.score.io import Predictions, ScoreError, from_frame, read_predictions
+from siscore.score.reference import OutputMap, Reference, from_dataset, from_info
+from siscore.score.scoring import (
+    Cells,
+    cell_stats,
+    default_normalize,
+    default_over,
+    hits,
+    make_cells,
+    normalize,
+)
+from siscore.score.stats import object_weights, paired_bootstrap
+from siscore.score.summary import model_summary, write_json
+
+PredictionsLike = str | Path | pd.DataFrame | Predictions
+DIFF_COLUMNS = ["baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized"]
+
+
+@dataclass
+class ScoreResult:
+    """A tidy scores table (one row per model and cell), the summary, and notes to show."""
+
+    scores: pd.DataFrame
+    summary: dict[str, Any]
+    effective: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write ``out`` (CSV), ``<stem>.summary.json`` and, if computed,
+        ``<stem>.effective.csv``, each atomically. Returns the paths written."""
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        paths = [out, out.with_name(out.stem + ".summary.json")]
+        _write_csv(self.scores, out)
+        write_json(paths[1], self.summary)
+        if self.effective is not None:
+            paths.append(out.with_name(out.stem + ".effective.csv"))
+            _write_csv(self.effective, paths[2])
+        return paths
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def as_reference(dataset: str | Path | DatasetInfo | Reference) -> Reference:
+    """A dataset folder, a loaded :class:`DatasetInfo`, or a :class:`Reference`."""
+    if isinstance(dataset, Reference):
+        return dataset
+    if isinstance(dataset, DatasetInfo):
+        return from_info(dataset)
+    return from_dataset(dataset)
+
+
+def as_predictions(items: Iterable[PredictionsLike], names: Sequence[str | None] | None = None
+                   ) -> list[Predictions]:
+    """Read every predictions source; model names must end up distinct."""
+    items = list(items)
+    names = list(names) if names else [None] * len(items)
+    if len(names) != len(items):
+        raise ScoreError(f"{len(names)} --name value(s) for {len(items)} --predictions file(s); "
+                         "give one --name per file, in the same order, or none")
+    out: list[Predictions] = []
+    for item, name in zip(items, names, strict=True):
+        if isinstance(item, Predictions):
+            out.append(item)
+        elif isinstance(item, pd.DataFrame):
+            out += from_frame(item, name or (None if "model" in item else f"model{len(out)}"))
+        else:
+            out += read_predictions(item, name)
+    seen: dict[str, str] = {}
+    for p in out:
+        if p.name in seen:
+            raise ScoreError(f"model name {p.name!r} comes from both {seen[p.name]} and "
+                             f"{p.source}; give each file its own --name")
+        seen[p.name] = p.source
+    if not out:
+        raise ScoreError("no predictions given; pass --predictions FILE")
+    return out
+
+
+def score_predictions(
+    dataset: str | Path | DatasetInfo | Reference,
+    predictions: Iterable[PredictionsLike],
+    *,
+    names: Sequence[str | None] | None = None,
+    by: Sequence[str] | None = None,
+    normalize_method: str | None = None,
+    normalize_over: Sequence[str] | None = None,
+    topk: int = 1,
+    label_space: str = "imagenet",
+    min_pct_inside: float | None = None,
+    balance_classes: bool = False,
+    baseline: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    output_map: OutputMap | None = None,
+    imagenet_acc: Mapping[str, float] | None = None,
+    fit_models: Sequence[str] | None = None,
+    level: float = 0.95,
+) -> ScoreResult:
+    """Score predictions per grid cell. See docs/score.md for every option.
+
+    Returns the tidy table (``model``, the grouping columns, ``n, correct, accuracy,
+    ci_low, ci_high, normalized, topk`` and, with ``baseline``, the ``diff_*`` columns),
+    the per-model summary, and the effective-robustness table when at least two models
+    have a known ImageNet top-1.
+    """
+    if topk not in (1, 5):
+        raise ScoreError(f"--topk {topk}: choose 1 or 5")
+    if n_boot < 1:
+        raise ScoreError(f"--bootstrap {n_boot}: give at least 1 resample (1000 is usual)")
+    ref = as_reference(dataset)
+    preds = as_predictions(predictions, names)
+    if baseline is not None and baseline not in {p.name for p in preds}:
+        raise ScoreError(f"--baseline {baseline!r} is not one of the models scored "
+                         f"({', '.join(p.name for p in preds)}); give one of those names")
+    notes = list(ref.notes)
+    by = list(by) if by else list(ref.factors)
+    if not by:
+        raise ScoreError(f"{ref.source}: no factor varies in this dataset, so there is no grid "
+                         "to score; pass --by COLUMN (e.g. --by label)")
+    method = normalize_method or default_normalize(ref.subset, by, ref.factors)
+    over = list(normalize_over) if normalize_over else default_over(ref.subset, by, method)
+    cells = make_cells(ref, by, min_pct_inside)
+    valid = ref.valid_table(output_map)
+    n_kept = int(cells.kept.sum())
+
+    hit: dict[str, np.ndarray] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    for pred in preds:
+        pos = ref.positions(pred)
+        full = np.full(len(ref.metadata), np.nan)
+        full[pos] = hits(ref, pred, pos, valid, topk, label_space, output_map is not None)
+        full[~cells.kept] = np.nan
+        hit[pred.name] = full
+        stats = cell_stats(cells, full, ref.class_code, balance_classes, level)
+        if stats.empty:
+            raise ScoreError(f"{pred.source}: none of its {len(pred)} predictions is of an image "
+                             f"kept by the filters; nothing to score for {pred.name!r}")
+        stats["normalized"] = normalize(stats, method, by, over)
+        stats["topk"] = topk
+        tables[pred.name] = stats
+        n_scored = int((~np.isnan(full)).sum())
+        summaries[pred.name] = model_summary(stats, by, n_scored, n_kept, level)
+        if pred.weights:
+            summaries[pred.name]["weights"] = pred.weights
+        if n_scored < n_kept:
+            notes.append(f"{pred.name}: predictions for {n_scored} of {n_kept} images "
+                         f"(coverage {100 * n_scored / n_kept:.1f}%); scored on those only")
+        if np.isnan(stats["normalized"]).any() and method != "none":
+            notes.append(f"{pred.name}: some normalisers are 0 (accuracy 0 everywhere in a "
+                         "group): normalized is empty there")
+
+    if baseline is not None:
+        _add_differences(ref, cells, hit, tables, baseline, balance_classes, n_boot, seed, level)
+    frame = pd.concat([t.assign(model=name) for name, t in tables.items()], ignore_index=True)
+    columns = ["model", *by, "n", "correct", "accuracy", "ci_low", "ci_high", "normalized",
+               "topk", *(DIFF_COLUMNS if baseline is not None else [])]
+    frame = frame[columns]
+
+    summary: dict[str, Any] = {
+        "subset": ref.subset, "factors": by, "normalize": method, "normalize_over": over,
+        "topk": topk, "label_space": label_space, "min_pct_inside": min_pct_inside,
+        "balance_classes": balance_classes, "baseline": baseline, "dataset": ref.source,
+        "dataset_images": n_kept, "models": summaries,
+    }
+    if baseline is not None:
+        summary["bootstrap"] = {"resamples": n_boot, "seed": seed, "unit": "object"}
+    effective = _effective(summary, imagenet_acc, fit_models, notes,
+                           {p.name: p.weights for p in preds})
+    return ScoreResult(frame, summary, effective, notes)
+
+
+def _add_differences(ref: Reference, cells: Cells, hit: dict[str, np.ndarray],
+                     tables: dict[str, pd.DataFrame], baseline: str, balance: bool,
+                     n_boot: int, seed: int, level: float) -> None:
+    """Add the ``diff_*`` columns: model minus baseline per cell, bootstrapped over objects."""
+    md = ref.metadata
+    if "foreground_instance" not in md.columns:
+        raise ScoreError(f"{ref.source}: no foreground_instance column, so objects cannot be "
+                         "resampled for --baseline; score without --baseline")
+    inst = md["foreground_instance"].to_numpy(dtype=np.int64)
+    key = ref.class_code * (int(inst.max()) + 1) + inst
+    pairs, obj = np.unique(key, return_inverse=True)
+    object_class = pairs // (int(inst.max()) + 1) if balance else None
+    weights = object_weights(len(pairs), n_boot, seed)
+    base_hit, base = hit[baseline], tables[baseline]
+    base_norm = pd.Series(base["normalized"].to_numpy(), index=base["_cell"].to_numpy())
+    n_cells = len(cells.table)
+    for name, table in tables.items():
+        table["baseline"] = baseline
+        if name == baseline:
+            for c in DIFF_COLUMNS[1:]:
+                table[c] = 0.0
+            continue
+        both = ~np.isnan(hit[name]) & ~np.isnan(base_hit)
+        est, low, high = paired_bootstrap(cells.code[both], obj[both],
+                                          hit[name][both] - base_hit[both], n_cells, weights,
+                                          object_class=object_class, level=level)
+        at = table["_cell"].to_numpy()
+        table["diff_accuracy"], table["diff_ci_low"], table["diff_ci_high"] = (
+            est[at], low[at], high[at])
+        table["diff_normalized"] = table["normalized"].to_numpy() - base_norm.reindex(at).to_numpy()
+
+
+def _effective(summary: dict[str, Any], table: Mapping[str, float] | None,
+               fit_models: Sequence[str] | None, notes: list[str],
+               weights: Mapping[str, str | None]) -> pd.DataFrame | None:
+    """Fill imagenet_top1 and effective_robustness into the summary when possible."""
+    models = summary["models"]
+    # torchvision's metadata costs seconds to import: look it up only when a fit is possible
+    x = er.imagenet_top1(list(models), table, use_torchvision=len(models) >= 2, weights=weights)
+    for name, value in x.items():
+        models[name]["imagenet_top1"] = value
+    y = {name: 100 * s["mean_accuracy"] for name, s in models.items()}
+    asked = bool(table or fit_models)
+    if len(x) < 2 and not asked:
+        return None
+    try:
+        result, fit = er.effective_robustness(x, y, fit_models)
+    except ScoreError as exc:
+        if asked:
+            raise
+        notes.append(f"no effective robustness: {exc}")
+        return None
+    if len(fit["models"]) == 2:
+        notes.append("effective robustness from a line through 2 models is 0 for both; "
+                     "score 3 or more models for a meaningful trend")
+    for row in result.itertuples():
+        models[row.model]["effective_robustness"] = float(row.effective_robustness)
+    summary["effective_robustness_fit"] = fit
+    return result
