@@ -15,7 +15,6 @@ Run: ``make bench`` or ``python benchmarks/bench_build.py [--subsets location,si
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from PIL import Image
 
 from siscore import build
 from siscore.assets import load_background
+from siscore.build import _pool_context
 from siscore.compose import encode, prepare_background
 from siscore.factors import SUBSETS
 
@@ -50,7 +50,7 @@ def jpeg_floor(n: int, resolution: tuple[int, int], backgrounds: Path, jobs: int
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         tasks = [(bgs[(s // per) % len(bgs)], tmp, s, min(per, n - s)) for s in range(0, n, per)]
         t0 = time.perf_counter()
-        with mp.get_context().Pool(jobs) as pool:
+        with _pool_context().Pool(jobs) as pool:  # the build's own kind of worker pool
             pool.map(_encode_job, tasks, chunksize=1)
         return time.perf_counter() - t0
 

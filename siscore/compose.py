@@ -134,12 +134,13 @@ class Sprite:
     rgb: np.ndarray
     inv_alpha: np.ndarray
     alpha: np.ndarray
+    alpha_total: int
 
     @classmethod
     def from_premultiplied(cls, obj: np.ndarray) -> Sprite:
         alpha = np.ascontiguousarray(obj[..., 3])
         inv = cv2.merge([255 - alpha] * 3)
-        sprite = cls(np.ascontiguousarray(obj[..., :3]), inv, alpha)
+        sprite = cls(np.ascontiguousarray(obj[..., :3]), inv, alpha, int(alpha.sum(dtype=np.int64)))
         for arr in (sprite.rgb, sprite.inv_alpha, sprite.alpha):
             arr.setflags(write=False)
         return sprite
@@ -206,9 +207,10 @@ class Paste:
         return composite(self.background, sprite or self.sprite, self.x, self.y)
 
 
-def alpha_mass_visible(alpha: np.ndarray, box: tuple[int, int, int, int]) -> float:
+def alpha_mass_visible(alpha: np.ndarray, box: tuple[int, int, int, int],
+                       total: float | None = None) -> float:
     """Fraction of the alpha mass of ``alpha`` inside ``box`` (left, top, right, bottom)."""
-    total = float(alpha.sum(dtype=np.int64))
+    total = float(alpha.sum(dtype=np.int64)) if total is None else float(total)
     if total == 0.0:
         return 0.0
     left, top, right, bottom = box

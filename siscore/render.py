@@ -158,7 +158,7 @@ class Renderer:
         h, w = obj.shape
         res_w, res_h = item.resolution
         box = visible_box(x0, y0, w, h, res_w, res_h)
-        visible = 1.0 if box == (0, 0, w, h) else compose.alpha_mass_visible(obj.alpha, box)
+        visible = 1.0 if box == (0, 0, w, h) else compose.alpha_mass_visible(obj.alpha, box, obj.alpha_total)
         if not pixels and not self._stages["paste"]:
             return None, visible, records
         bg = self.background(item.bg_index, item.resolution)
