@@ -1,0 +1,42 @@
+"""`siscore info` on siscore builds and on folders in the official download layout."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from siscore import Grid, build
+from siscore.cli import main
+from tests.test_build import library  # noqa: F401 - fixture re-used
+
+
+def test_info_counts_factor_values_and_classes(library, tmp_path) -> None:  # noqa: F811
+    out = tmp_path / "ds"
+    grid = Grid(location=[(0.25, 0.5), (0.75, 0.5)], area=[0.1, 0.2], resolution=[(64, 64)],
+                object_greyscale=[0, 1])
+    build(grid, out, foregrounds=library[0], backgrounds=library[1], progress=False)
+    res = CliRunner().invoke(main, ["info", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"{out}: 64 images, 3 classes" in res.output
+    assert "x_coord (2 values): 0.25: 32, 0.75: 32" in res.output
+    assert "area (2 values): 0.1: 32, 0.2: 32" in res.output
+    assert "object_greyscale (2 values): 0: 32, 1: 32" in res.output
+    assert "resolution: 64x64: 64" in res.output
+    assert "  cup (ImageNet 968): 32" in res.output
+
+
+def test_info_reads_the_official_layout(library, tmp_path) -> None:  # noqa: F811
+    """The official downloads have no label_map.csv and no dataset.json."""
+    out = tmp_path / "official"
+    build(Grid(rotation=[1, 21, 41], resolution=[(64, 64)]), out, foregrounds=library[0],
+          backgrounds=library[1], progress=False)
+    (out / "label_map.csv").unlink()
+    (out / "dataset.json").unlink()
+    res = CliRunner().invoke(main, ["info", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "subset rotation" in res.output and "rotation (3 values): 1: 8, 21: 8, 41: 8" in res.output
+    assert "  bison (ImageNet 347): 6" in res.output
+
+
+def test_info_on_a_folder_without_metadata(tmp_path) -> None:
+    res = CliRunner().invoke(main, ["info", str(tmp_path)])
+    assert res.exit_code != 0 and "metadata.csv: missing" in res.output
