@@ -73,23 +73,28 @@ def build_fixture(root: Path, n_objects: int) -> dict[str, Path]:
             for h in "0123456789abcdef"}
     seg_rows, box_rows = [], []
     rng = np.random.default_rng(0)
+    encoded: dict[tuple[int, int], tuple[bytes, list[str]]] = {}  # (sprite, cell) -> mask PNG, box
     for i in range(-(-n_objects // len(CELLS))):
         iid = f"{rng.integers(0, 2**63):016x}"
         image = photos[i % len(photos)].copy()
         for j, (cx, cy) in enumerate(CELLS):
-            name, rgb, alpha = sprites[(i + j) % len(sprites)]
+            k = (i + j) % len(sprites)
+            name, rgb, alpha = sprites[k]
             h, w = alpha.shape
             x0, y0 = int(cx * W - w / 2), int(cy * H - h / 2)
             region = image[y0:y0 + h, x0:x0 + w]
             region[alpha] = rgb[alpha]
-            truth = np.zeros((H, W), np.uint8)
-            truth[y0:y0 + h, x0:x0 + w] = alpha
-            big = cv2.resize(truth * 255, (round(W * MASK_SCALE), round(H * MASK_SCALE)),
-                             interpolation=cv2.INTER_NEAREST_EXACT)
+            if (k, j) not in encoded:  # the same sprite in the same cell: the same mask file
+                truth = np.zeros((H, W), np.uint8)
+                truth[y0:y0 + h, x0:x0 + w] = alpha
+                big = cv2.resize(truth * 255, (round(W * MASK_SCALE), round(H * MASK_SCALE)),
+                                 interpolation=cv2.INTER_NEAREST_EXACT)
+                encoded[k, j] = (cv2.imencode(".png", big, PNG_FAST)[1].tobytes(),
+                                 list(map(str, bbox_of(truth > 0))))
+            png, box = encoded[k, j]
             mid, bid = MID[name], f"{i:05x}{j:03x}"
             mask_path = f"{iid}_{mid.replace('/', '')}_{bid}.png"
-            zips[iid[0]].writestr(mask_path, cv2.imencode(".png", big, PNG_FAST)[1].tobytes())
-            box = list(map(str, bbox_of(truth > 0)))
+            zips[iid[0]].writestr(mask_path, png)
             seg_rows.append([mask_path, iid, mid, bid, *box, "0.9", ""])
             box_rows.append([iid, "xclick", mid, "1", *box, "0", "0", "0", "0", "0"])
         cv2.imwrite(str(images / f"{iid}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),

@@ -219,7 +219,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--backgrounds", type=Path, default=None, help="default: embedded assets")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="DataLoader workers for rendering")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
     args = parser.parse_args(argv)
+    threads = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        return run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
     setup = QUICK if args.quick else FULL
     fg_dir, bg_dir = embedded_assets()
     fgs, train_bgs, test_bgs = assets(args.foregrounds or fg_dir, args.backgrounds or bg_dir,

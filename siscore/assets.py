@@ -21,6 +21,10 @@ import numpy as np
 from PIL import Image, ImageOps
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+# files and folders that siscore's own tools (extract, backgrounds filter) or a licence note put
+# beside an asset library: not assets, and not worth reporting
+COMPANIONS = frozenset({"foregrounds.csv", "extract_report.csv", "label_map.csv", "filter_report.csv",
+                        "ATTRIBUTION.md", "README.md", "LICENSE", "audit"})
 FOREGROUND_EXTENSIONS = (".png", ".webp")
 
 Image.MAX_IMAGE_PIXELS = 200_000_000
@@ -135,7 +139,7 @@ def _sha256(path: str) -> str:
 def _files(folder: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[Skipped]]:
     files, skipped = [], []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or entry.name in COMPANIONS:
             continue
         if entry.is_file() and entry.name.lower().endswith(extensions):
             files.append(Path(entry.path))
@@ -164,7 +168,7 @@ def scan_foregrounds(
     candidates: list[tuple[str, Path]] = []
     skipped: list[Skipped] = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or entry.name in COMPANIONS:
             continue
         if not entry.is_dir():
             skipped.append(Skipped(entry.path, "not inside a class folder (expected DIR/<label>/<file>.png)"))
@@ -205,7 +209,7 @@ def scan_backgrounds(
     _check_dir(folder, "--backgrounds")
     files, skipped = _files(folder, IMAGE_EXTENSIONS)
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.is_dir() and not entry.name.startswith("."):
+        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in COMPANIONS:
             skipped.append(Skipped(entry.path, "sub-folder ignored (backgrounds are a flat folder)"))
 
     def check(path: Path) -> Background | Skipped:

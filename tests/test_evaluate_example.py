@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "train_location_cnn.py"
 
 
-def test_quick_example_shows_the_location_effect(tmp_path: Path) -> None:
+def test_quick_example_shows_the_location_effect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = importlib.util.spec_from_file_location("train_location_cnn", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "train_location_cnn", module)  # dataclasses look it up
     spec.loader.exec_module(module)
-    report = module.main(["--quick", "--out", str(tmp_path)])
+    report = module.main(["--quick", "--out", str(tmp_path), "--workers", "0", "--threads", "1"])
 
-    assert json.loads((tmp_path / "location_summary.json").read_text()) == report
+    assert json.loads((tmp_path / "location_summary.json").read_text())["results"] == report["results"]
     cells = pd.read_csv(tmp_path / "location_cells.csv")
     assert set(cells["model"]) == {"centred", "translated"}
     assert len(cells) == 2 * 5 * 5 and cells["accuracy"].between(0, 1).all()
@@ -25,7 +28,7 @@ def test_quick_example_shows_the_location_effect(tmp_path: Path) -> None:
     for name in ("centred", "translated"):  # evaluated through siscore.evaluate, on the fly
         preds = pd.read_csv(tmp_path / f"{name}.csv")
         assert len(preds) == len(pd.read_csv(tmp_path / f"{name}.csv.dataset" / "metadata.csv"))
-    centred, translated = report["results"]["centred"], report["results"]["translated"]
+    centred = report["results"]["centred"]
     # the centred model is best at the centre and loses most of it away from the centre,
     assert centred["centre"] > centred["off_centre"] + 0.3 and centred["centre"] > centred["border"]
     # much more than the model trained with random translations does

@@ -65,6 +65,7 @@ def test_every_object_kept_or_dropped_for_the_right_reason(tmp_path, kit, versio
     assert agg["no_label_mapping:/m/01g317"]["count"] == "2"  # Person: not in the label map
     assert agg["no_label_mapping:/m/02zt3"]["label"] == "kite"  # in the map, but no ImageNet class
     assert agg["no_label_mapping:/m/0fx9l"]["display_name"] == "Flower, cut"  # comma in a name
+    assert """add a row '"flower, cut",<index>'""" in agg["no_label_mapping:/m/0fx9l"]["detail"]
     assert agg["unknown_class:/m/0zzzzz"]["reason"] == "unknown_class"
     assert "line" in agg["unknown_class:/m/0zzzzz"]["detail"]
 

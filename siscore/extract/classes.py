@@ -74,8 +74,9 @@ def choose(names: Mapping[str, str], table: Mapping[str, tuple[str, tuple[int, .
         if name not in known:
             notes.append(f"--classes-only {name!r}: no such class in {what}; ignored")
     for label in unmapped.values() if only else ():
+        cell = f'"{label}"' if "," in label else label
         notes.append(f"--classes-only {label!r}: no ImageNet-1k mapping; add a row "
-                     f"'{label},<index>' to a --label-map CSV")
+                     f"'{cell},<index>' to a --label-map CSV")
     if only and not wanted:
         raise ExtractError(f"--classes-only {','.join(only)}: none of these classes of {what} "
                            "has an ImageNet-1k mapping; nothing to extract")

@@ -188,8 +188,9 @@ class Tally:
             if reason == "unknown_class":
                 detail = f"{count} {self.what} {first}: {name} is not a known class"
             else:
+                cell = f'"{label}"' if "," in label else label
                 detail = (f"{count} {self.what} {first}: '{label}' has no ImageNet-1k index; "
-                          f"add a row '{label},<index>' to a --label-map CSV")
+                          f"add a row '{cell},<index>' to a --label-map CSV")
             out.append(aggregate_row(f"{reason}:{name}", self.source, reason, count, name,
                                      display, label, detail))
         return out

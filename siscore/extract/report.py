@@ -61,8 +61,8 @@ class ExtractResult:
                     lines.append(f"  {reason:<20} {reasons[reason]:>8}  {REASONS[reason]}")
         classes = self.per_class()
         if classes:
-            lines.append(f"  {'per class':<30} {'kept':>6} {'dropped':>8}")
-            lines += [f"  {label:<30} {c['kept']:>6} {c['dropped']:>8}" for label, c in classes.items()]
+            lines.append(f"per class: {'':<19} {'kept':>6} {'dropped':>8}")
+            lines += [f"  {label:<28} {c['kept']:>6} {c['dropped']:>8}" for label, c in classes.items()]
         skipped = [r for r in self.rows if r["count"] != "1" or not r["image_id"]]
         if skipped:
             lines.append("not extracted:")

@@ -1,8 +1,9 @@
 """The driver shared by the three sources: resume, parallel pixel work, final files.
 
-Candidates are grouped by image (one decode per photo), packed into tasks of
-about 16 objects and handed to joblib workers; results come back in input order and are journalled as they arrive,
-so the outcome does not depend on ``jobs`` and an interrupted run resumes.
+Candidates are grouped by image (one decode per photo); with ``jobs > 1`` the
+images are packed into tasks of about 16 objects for the joblib workers.
+Results come back in input order and are journalled as they arrive, so the
+outcome does not depend on ``jobs`` and an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from siscore.extract.worker import Context, process_image
 from siscore.extract.writer import Library
 
 FORMAT_VERSION = 1
-TASK_OBJECTS = 16  # objects per worker task: amortises the dispatch, keeps the journal fresh
+TASK_OBJECTS = 16  # objects per worker task with --jobs > 1 (amortises the dispatch); 1 image otherwise
 
 
 def options_fingerprint(ctx: Context) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def run(source: str, cands: list[Candidate], aggregates: list[dict[str, str]], n
                    dynamic_ncols=True, smoothing=0.1)
     t_work = time.perf_counter()
     try:
-        for rows in _results(_tasks(todo), ctx, jobs):
+        for rows in _results(_tasks(todo, TASK_OBJECTS if jobs > 1 else 1), ctx, jobs):
             lib.record(rows)
             if bar is not None:
                 bar.update(len(rows))
