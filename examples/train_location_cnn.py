@@ -14,7 +14,7 @@ flattens the map. The CNN ends in a fully connected layer over its last feature
 map (no global pooling), so nothing in the architecture makes it invariant to
 where the object is: what it learns about location comes from the data.
 
-Run: ``python examples/train_location_cnn.py`` (about 3 minutes on 2 CPU cores);
+Run: ``python examples/train_location_cnn.py`` (about 4 minutes on a busy 2-core machine);
 ``--quick`` for a reduced run (seconds, for tests). Results go to ``examples/out/``.
 """
 

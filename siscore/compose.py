@@ -71,9 +71,8 @@ def unpremultiply(obj: np.ndarray) -> np.ndarray:
 
 
 def _clip_premultiplied(arr: np.ndarray) -> np.ndarray:
-    """Keep colour <= alpha (bicubic overshoot can break premultiplication)."""
-    arr = np.array(arr, copy=True)
-    np.minimum(arr[..., :3], arr[..., 3:4], out=arr[..., :3])
+    """Keep colour <= alpha (bicubic overshoot can break premultiplication), in place."""
+    np.minimum(arr, arr[..., 3:4], out=arr)
     return arr
 
 
@@ -96,7 +95,8 @@ def _prefilter(src: np.ndarray, sx: float, sy: float) -> np.ndarray:
     return cv2.blur(out, (kx, ky), anchor=anchor, borderType=cv2.BORDER_CONSTANT)
 
 
-def resample_object(source: Image.Image, size: tuple[int, int], angle: float) -> np.ndarray:
+def resample_object(source: Image.Image, size: tuple[int, int], angle: float,
+                    source_array: np.ndarray | None = None) -> np.ndarray:
     """Scale a premultiplied ``RGBa`` source to ``size`` and rotate it by ``angle`` (CCW).
 
     One resampling from the source: a bilinear (antialiased) resize when the
@@ -104,6 +104,7 @@ def resample_object(source: Image.Image, size: tuple[int, int], angle: float) ->
     single bicubic affine warp from the source, low-pass filtered first when it
     shrinks so that it does not alias. The canvas is expanded exactly as the
     original's ``rotate(expand=True)`` after ``resize``. Returns premultiplied RGBA.
+    ``source_array`` is ``np.asarray(source)`` if the caller already has it.
     """
     if source.mode != "RGBa":
         raise ValueError(f"resample_object needs a premultiplied RGBa image, got {source.mode}")
@@ -117,7 +118,7 @@ def resample_object(source: Image.Image, size: tuple[int, int], angle: float) ->
     src_w, src_h = source.size
     sx, sy = src_w / w, src_h / h
     (cw, ch), (a, b, c, d, e, f) = rotation_matrix(w, h, angle)
-    src = _prefilter(np.asarray(source), sx, sy)
+    src = _prefilter(np.asarray(source) if source_array is None else source_array, sx, sy)
     # Pillow's matrix maps output pixel centres (x + 0.5) to input coordinates whose pixel
     # centres are at i + 0.5; OpenCV samples at integer centres: shift by half a pixel.
     m = np.array([[sx * a, sx * b, sx * c], [sy * d, sy * e, sy * f]], dtype=np.float64)
@@ -138,9 +139,11 @@ class Sprite:
 
     @classmethod
     def from_premultiplied(cls, obj: np.ndarray) -> Sprite:
-        alpha = np.ascontiguousarray(obj[..., 3])
-        inv = cv2.merge([255 - alpha] * 3)
-        sprite = cls(np.ascontiguousarray(obj[..., :3]), inv, alpha, int(alpha.sum(dtype=np.int64)))
+        obj = np.ascontiguousarray(obj)
+        alpha = cv2.extractChannel(obj, 3)
+        inv = cv2.cvtColor(cv2.bitwise_not(alpha), cv2.COLOR_GRAY2RGB)
+        rgb = cv2.cvtColor(obj, cv2.COLOR_RGBA2RGB)
+        sprite = cls(rgb, inv, alpha, int(cv2.sumElems(alpha)[0]))
         for arr in (sprite.rgb, sprite.inv_alpha, sprite.alpha):
             arr.setflags(write=False)
         return sprite

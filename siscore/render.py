@@ -52,7 +52,7 @@ class ByteLRU:
 
 
 def _array_bytes(a: Any) -> int:
-    return a.width * a.height * 4 if isinstance(a, Image.Image) else a.nbytes
+    return a.nbytes
 
 
 class Renderer:
@@ -79,17 +79,21 @@ class Renderer:
 
         return self.backgrounds.get((bg_index, resolution), make, _array_bytes)
 
-    def source(self, fg_index: int) -> Image.Image:
-        def make() -> Image.Image:
-            return compose.premultiply(load_foreground(self.plan.foregrounds[fg_index].path))
+    def source(self, fg_index: int) -> tuple[Image.Image, np.ndarray]:
+        """A decoded cut-out, premultiplied, as a Pillow image and as an array."""
 
-        return self.sources.get(fg_index, make, _array_bytes)
+        def make() -> tuple[Image.Image, np.ndarray]:
+            pil = compose.premultiply(load_foreground(self.plan.foregrounds[fg_index].path))
+            return pil, np.asarray(pil)
+
+        return self.sources.get(fg_index, make, lambda pair: 2 * pair[1].nbytes)
 
     def object(self, fg_index: int, size: tuple[int, int], angle: float) -> compose.Sprite:
         """The premultiplied object, resampled once from its source for this size and angle."""
 
         def make() -> compose.Sprite:
-            arr = compose.resample_object(self.source(fg_index), size, angle)
+            pil, array = self.source(fg_index)
+            arr = compose.resample_object(pil, size, angle, source_array=array)
             return compose.Sprite.from_premultiplied(arr)
 
         return self.objects.get((fg_index, size, float(angle) % 360.0), make, _array_bytes)

@@ -112,3 +112,19 @@ def test_cli_on_the_fly_equals_cli_on_the_build(built: Path, sample_fg: Path, sa
                              "--out", str(tmp_path / "fly.csv"), *common[:-1]])
     assert r.exit_code == 0, r.output
     assert "0 now" in r.output and "from the cache" in r.output
+
+
+def test_on_the_fly_resume_completes_metadata(built: Path, sample_fg: Path, sample_bg: Path,
+                                              tmp_path: Path) -> None:
+    ds = RenderedDataset.from_grid(grid(), to_tensor, foregrounds=sample_fg, backgrounds=sample_bg,
+                                   min_pct_inside=0.4)
+    out = tmp_path / "fly.csv"
+    first = evaluate(TinyCNN(), None, ds, out, limit=20, batch_size=8, progress=False)
+    assert len(first.predictions) == 20 and not first.complete
+    side = SidePaths(out).dataset / "metadata.csv"
+    assert len(pd.read_csv(side)) == 20
+    rest = evaluate(TinyCNN(), None, ds, out, batch_size=8, progress=False)
+    assert (rest.reused, rest.evaluated) == (20, len(ds) - 20)
+    assert side.read_text() == (built / "metadata.csv").read_text()
+    disk = evaluate(TinyCNN(), to_tensor, built, batch_size=16, progress=False)
+    pd.testing.assert_frame_equal(read_predictions(out), disk.predictions)

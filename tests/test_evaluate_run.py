@@ -128,7 +128,7 @@ def test_several_valid_indices_per_label(official: Path) -> None:
     assert len(lemon_as_bagel) == 2 and lemon_as_bagel["correct1"].tolist() == [1, 1]
 
 
-def test_model_with_dataset_classes_needs_output_classes(official: Path) -> None:
+def test_model_with_dataset_classes_needs_output_classes(official: Path, tmp_path: Path) -> None:
     small = ColourNet(n_out=1000)
     with torch.no_grad():  # keep only three outputs: 340, 931, 951 in this order
         rows = small.fc.weight[[340, 931, 951]].clone(), small.fc.bias[[340, 931, 951]].clone()
@@ -148,7 +148,12 @@ def test_model_with_dataset_classes_needs_output_classes(official: Path) -> None
 
     with pytest.raises(EvaluateError, match="3 outputs, not the 1000 ImageNet-1k classes"):
         evaluate(Three(), to_tensor, official, progress=False)
-    df = evaluate(Three(), to_tensor, official, output_classes=[340, 931, 951], progress=False).predictions
+    out = tmp_path / "three.csv"
+    df = evaluate(Three(), to_tensor, official, out, output_classes=[340, 931, 951], logits=True,
+                  progress=False).predictions
+    saved = np.load(SidePaths(out).logits)
+    assert saved["logits"].shape == (len(IMAGES), 3)
+    assert saved["output_classes"].tolist() == [340, 931, 951]
     full = evaluate(ColourNet(), to_tensor, official, progress=False).predictions
     assert df["top1"].tolist() == full["top1"].tolist()
     assert df["correct1"].tolist() == full["correct1"].tolist()
@@ -246,3 +251,15 @@ def test_dataloader_workers_give_the_same_rows(official: Path) -> None:
     one = evaluate(ColourNet(), to_tensor, FolderDataset(official), batch_size=3, progress=False)
     two = evaluate(ColourNet(), to_tensor, official, batch_size=5, workers=2, progress=False)
     pd.testing.assert_frame_equal(one.predictions, two.predictions)
+
+
+def test_amp_and_channels_last_on_cpu(official: Path, tmp_path: Path) -> None:
+    plain = evaluate(ColourNet(), to_tensor, official, progress=False).predictions
+    fast = evaluate(ColourNet(), to_tensor, official, tmp_path / "amp.csv", amp=True,
+                    channels_last=True, device="cpu", progress=False)
+    assert fast.device == "cpu"
+    assert fast.predictions["top1"].tolist() == plain["top1"].tolist()  # bfloat16: same winners
+    meta = json.loads(SidePaths(tmp_path / "amp.csv").meta.read_text())
+    assert meta["fingerprint"]["amp"] is True
+    with pytest.raises(EvaluateError, match="--device 'bogus'"):
+        evaluate(ColourNet(), to_tensor, official, device="bogus", progress=False)

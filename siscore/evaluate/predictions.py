@@ -7,7 +7,8 @@ For ``--out preds.csv`` the files are:
 - ``preds.csv.meta.json``: the fingerprint (model, parameter hash, transform,
   dataset, AMP) and the run's counts; a re-run with the same fingerprint skips
   the images already predicted, a different one is refused unless ``overwrite``;
-- ``preds.csv.logits.npz`` (optional): ``image_id`` (N,) int64 and ``logits`` (N, K) float32;
+- ``preds.csv.logits.npz`` (optional): ``image_id`` (N,) int64 and ``logits`` (N, K) float32,
+  plus ``output_classes`` (K,) when the model's outputs are not the 1000 ImageNet classes;
 - ``preds.csv.dataset/`` (on-the-fly runs): a metadata-only dataset folder
   (``metadata.csv``, ``foreground_classes*.csv``, ``label_map.csv``,
   ``backgrounds.csv``, ``dataset.json``) that ``load_dataset`` reads;
@@ -94,8 +95,12 @@ def _complete_lines(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data[:end].decode("utf-8"))))
 
 
-def _write_npz(path: Path, ids: np.ndarray, logits: np.ndarray, chunk: int = 8192) -> None:
-    """Write ``image_id`` and ``logits`` sorted by id, streaming (the logits may be a memmap)."""
+def _write_npz(path: Path, ids: np.ndarray, logits: np.ndarray, chunk: int = 8192,
+               output_classes: Sequence[int] | None = None) -> None:
+    """Write ``image_id`` and ``logits`` sorted by id, streaming (the logits may be a memmap).
+
+    ``output_classes`` (the ImageNet index of each logit column) is stored too when given.
+    """
     order = np.argsort(ids, kind="stable")
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
               "shape": (len(ids), int(logits.shape[1]))}
@@ -107,6 +112,9 @@ def _write_npz(path: Path, ids: np.ndarray, logits: np.ndarray, chunk: int = 819
             np.lib.format.write_array_header_2_0(f, header)
             for start in range(0, len(order), chunk):
                 f.write(np.asarray(logits[order[start:start + chunk]], dtype="<f4").tobytes())
+        if output_classes is not None:
+            with zf.open("output_classes.npy", "w") as f:
+                np.lib.format.write_array(f, np.asarray(output_classes, dtype="<i8"))
     os.replace(tmp, path)
 
 
@@ -318,7 +326,7 @@ class PredictionStore:
         keep = np.sort(first)
         if len(keep) != len(ids):
             ids, logits = ids[keep], np.asarray(logits)[keep]
-        _write_npz(p.logits, ids, logits)
+        _write_npz(p.logits, ids, logits, output_classes=self.fingerprint.get("output_classes"))
 
     def _finalize_metadata(self, ids: set[int], files: dict[str, str]) -> None:
         folder = self.paths.dataset
