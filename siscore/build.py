@@ -1,9 +1,10 @@
 """Building a dataset: assets -> plan -> render (parallel, resumable) -> write.
 
-The plan is cut into chunks of consecutive image ids whose size depends only on
-the plan, never on ``jobs``. Each chunk writes its images atomically and then
-its metadata rows as one part file; a chunk with a part file is done. A killed
-build therefore resumes chunk by chunk, re-rendering only images that are not
+The plan is cut into tasks (a group of grid cells x a block of asset pairs, see
+:class:`~siscore.plan.Chunking`) that depend only on the plan, never on ``jobs``.
+Each task writes its images atomically and then its metadata rows as one part
+file; a task with a part file is done. A killed build therefore resumes task by
+task, re-rendering only images that are not
 on disk, and the merged result is byte-identical to an uninterrupted build.
 """
 
@@ -17,6 +18,7 @@ import platform
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -28,7 +30,7 @@ from siscore.compose import CROP_MODES, encode
 from siscore.factors import SUBSETS, ConfigError, Grid
 from siscore.interventions.registry import install_snapshot, registry_snapshot
 from siscore.labels import LabelMapError, load_label_map
-from siscore.plan import Plan
+from siscore.plan import Chunking, Plan
 from siscore.render import Renderer
 from siscore.write import OutputDir, atomic_write
 
@@ -61,11 +63,6 @@ class BuildResult:
         return "\n".join(lines)
 
 
-def chunk_size_for(n_items: int) -> int:
-    """Chunk size: a function of the plan size only (so resume works with any --jobs)."""
-    return max(16, min(256, n_items // 400))
-
-
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "siscore": __version__}
     for dist in ("numpy", "pillow", "opencv-python-headless"):
@@ -78,28 +75,28 @@ def _versions() -> dict[str, str]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(plan: Plan, out: str, fmt: str, quality: int, crop: str, cache_mb: int,
-                 snapshot: dict) -> None:
+def _init_worker(plan: Plan, chunking: Chunking, out: str, fmt: str, quality: int, crop: str,
+                 cache_mb: int, snapshot: dict) -> None:
     install_snapshot(snapshot)
     if mp.current_process().name != "MainProcess":
         import cv2
 
         cv2.setNumThreads(1)  # one process per core already
     _WORKER.update(
-        plan=plan, out=OutputDir(out), fmt=fmt, quality=quality,
+        plan=plan, chunking=chunking, out=OutputDir(out), fmt=fmt, quality=quality,
         renderer=Renderer(plan, crop=crop, cache_mb=cache_mb),
     )
 
 
-def _render_chunk(args: tuple[int, int]) -> tuple[int, int, int]:
-    """Render one chunk; returns (chunk, images rendered, images already on disk)."""
-    chunk, size = args
+def _render_chunk(chunk: int) -> tuple[int, int, int]:
+    """Render one task; returns (task, images rendered, images already on disk)."""
     plan: Plan = _WORKER["plan"]
     out: OutputDir = _WORKER["out"]
     renderer: Renderer = _WORKER["renderer"]
     fmt, quality = _WORKER["fmt"], _WORKER["quality"]
     rows, rendered, reused = [], 0, 0
-    for item in plan.items(chunk * size, (chunk + 1) * size):
+    for image_id in _WORKER["chunking"].ids(chunk):
+        item = plan.item(image_id)
         if not plan.is_kept(item):
             continue
         path = out.image_path(plan.label(item), item.image_id, fmt)
@@ -195,7 +192,7 @@ def build(
     shard: str | tuple[int, int] | None = None,
     dry_run: bool = False,
     progress: bool = True,
-    cache_mb: int = 384,
+    cache_mb: int = 256,
 ) -> BuildResult:
     """Render ``grid`` (a :class:`Grid` or a subset name) into the dataset folder ``out``.
 
@@ -218,13 +215,13 @@ def build(
         grid, foregrounds=foregrounds, backgrounds=backgrounds, seed=seed,
         bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct, label_map=label_map,
     )
-    size = chunk_size_for(plan.size)
-    n_chunks = -(-plan.size // size)
+    chunking = Chunking.for_plan(plan)
+    n_chunks = len(chunking)
     kept_per_chunk = [0] * n_chunks
     per_class: Counter[str] = Counter()
     for item in plan.items():
         if plan.is_kept(item):
-            kept_per_chunk[item.image_id // size] += 1
+            kept_per_chunk[chunking.task_of(item.image_id)] += 1
             per_class[plan.label(item)] += 1
     kept = sum(kept_per_chunk)
     result = BuildResult(Path(out), plan.size, kept, plan.size - kept, skipped_assets=skipped,
@@ -242,7 +239,7 @@ def build(
         "format": fmt,
         "quality": quality,
         "bg_crop": crop,
-        "chunk_size": size,
+        "chunking": {"block": chunking.block, "group": chunking.group},
         "foregrounds": {fg.key: fg.sha256 for fg in plan.foregrounds},
         "backgrounds": {bg.name: bg.sha256 for bg in plan.backgrounds},
         "label_map": {fg.label: list(fg.imagenet) for fg in plan.foregrounds},
@@ -258,17 +255,19 @@ def build(
     done_before = sum(kept_per_chunk[c] for c in range(n_chunks) if target.chunk_done(c))
     result.reused = done_before
     snapshot = _snapshot(grid, jobs)
-    init_args = (plan, str(target.root), fmt, quality, crop, cache_mb, snapshot)
+    init_args = (plan, chunking, str(target.root), fmt, quality, crop, cache_mb, snapshot)
     bar = _progress(sum(kept_per_chunk[c] for c in todo), progress)
     t_render = time.perf_counter()
     try:
         if jobs == 1 or len(todo) <= 1:
             _init_worker(*init_args)
-            results = (_render_chunk((c, size)) for c in todo)
+            results = (_render_chunk(c) for c in todo)
             _consume(results, bar, result)
         else:
-            with _pool_context().Pool(jobs, initializer=_init_worker, initargs=init_args) as pool:
-                _consume(pool.imap_unordered(_render_chunk, [(c, size) for c in todo]), bar, result)
+            with _main_importable():
+                pool = _pool_context().Pool(jobs, initializer=_init_worker, initargs=init_args)
+            with pool:
+                _consume(pool.imap_unordered(_render_chunk, todo), bar, result)
     finally:
         if bar is not None:
             bar.close()
@@ -283,7 +282,8 @@ def build(
             "skipped_assets": [{"path": s.path, "reason": s.reason} for s in skipped],
             "metadata_columns": plan.metadata_header(),
         }
-        target.finalize(n_chunks, plan.metadata_header(), plan.classes,
+        target.finalize([chunking.tasks_of_group(g) for g in range(chunking.n_groups)],
+                        plan.metadata_header(), plan.classes,
                         spec["label_map"], [b.name for b in plan.backgrounds],
                         info)
         result.complete = True
@@ -298,14 +298,35 @@ def _pool_context() -> mp.context.BaseContext:
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def _main_file() -> str | None:
+    """The ``__main__`` module's file when it is a real file a worker can import."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path if path and os.path.isfile(path) else None
+
+
+@contextlib.contextmanager
+def _main_importable() -> Iterator[None]:
+    """Hide a ``__main__.__file__`` that is no file (``python -``, some REPLs) while workers
+    start: spawn and forkserver would otherwise try to run it in every worker."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    bogus = path is not None and _main_file() is None
+    if bogus:
+        del main.__file__
+    try:
+        yield
+    finally:
+        if bogus:
+            main.__file__ = path
+
+
 def _snapshot(grid: Grid, jobs: int) -> dict:
     """The grid's interventions, checked to be importable by worker processes."""
     registry = registry_snapshot()
     used = {f.name: registry[f.name] for f in grid.interventions}
     if jobs > 1:
         for name, spec in used.items():
-            main = sys.modules.get("__main__")
-            interactive = spec.func.__module__ == "__main__" and not getattr(main, "__file__", None)
+            interactive = spec.func.__module__ == "__main__" and _main_file() is None
             try:
                 pickle.dumps(spec)
             except Exception:

@@ -173,6 +173,60 @@ class Plan:
         return {"planned": self.size, "kept": kept, "filtered": self.size - kept}
 
 
+@dataclass(frozen=True)
+class Chunking:
+    """Cuts a plan into tasks of (a group of grid cells) x (a block of asset pairs).
+
+    Tasks are numbered block-major, so the workers of a build share one small block
+    of foregrounds at a time: their decoded sources and resampled objects are reused
+    across the grid's cells from a small cache, whatever the size of the library.
+    Within a task, ids increase. Depends only on the plan.
+    """
+
+    n_cells: int
+    n_pairs: int
+    n_res: int
+    block: int
+    group: int
+
+    @classmethod
+    def for_plan(cls, plan: Plan) -> Chunking:
+        target = max(16, min(256, plan.size // 64))  # images per task
+        n_res = len(plan.grid.resolution)
+        n_pairs = len(plan.pairs)
+        block = min(n_pairs, max(1, 16 // n_res))  # 8 objects x 2 backgrounds: a small working set
+        group = max(1, target // (block * n_res))
+        return cls(plan.size // (n_pairs * n_res), n_pairs, n_res, block, group)
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_pairs // self.block)
+
+    @property
+    def n_groups(self) -> int:
+        return -(-self.n_cells // self.group)
+
+    def __len__(self) -> int:
+        return self.n_blocks * self.n_groups
+
+    def ids(self, task: int) -> Iterator[int]:
+        """Image ids of ``task``, increasing."""
+        b, g = divmod(task, self.n_groups)
+        pairs = range(b * self.block, min((b + 1) * self.block, self.n_pairs))
+        for cell in range(g * self.group, min((g + 1) * self.group, self.n_cells)):
+            for pair in pairs:
+                base = (cell * self.n_pairs + pair) * self.n_res
+                yield from range(base, base + self.n_res)
+
+    def task_of(self, image_id: int) -> int:
+        cell, rest = divmod(image_id, self.n_pairs * self.n_res)
+        return (rest // self.n_res // self.block) * self.n_groups + cell // self.group
+
+    def tasks_of_group(self, g: int) -> list[int]:
+        """The tasks holding the ids of cell group ``g`` (their rows interleave)."""
+        return [b * self.n_groups + g for b in range(self.n_blocks)]
+
+
 METADATA_COLUMNS = [
     "image_id", "x_coord", "y_coord", "area", "rotation", "foreground_class",
     "foreground_instance", "background", "bg_resolution_width", "bg_resolution_height",

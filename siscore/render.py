@@ -58,7 +58,7 @@ def _array_bytes(a: Any) -> int:
 class Renderer:
     """Renders items of one plan; not shared between processes."""
 
-    def __init__(self, plan: Plan, *, crop: str = "topleft", cache_mb: int = 384) -> None:
+    def __init__(self, plan: Plan, *, crop: str = "topleft", cache_mb: int = 256) -> None:
         self.plan = plan
         self.crop = crop
         budget = cache_mb * 1024 * 1024

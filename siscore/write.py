@@ -17,6 +17,7 @@ once the dataset is complete, leaving only class folders for ImageFolder.
 from __future__ import annotations
 
 import csv
+import heapq
 import json
 import os
 import shutil
@@ -121,20 +122,31 @@ class OutputDir:
     # -- final files ------------------------------------------------------------------------
     def finalize(
         self,
-        n_chunks: int,
+        groups: list[list[int]],
         header: list[str],
         classes: list[str],
         imagenet: dict[str, tuple[int, ...]],
         backgrounds: list[str],
         info: dict[str, Any],
     ) -> None:
-        """Merge the parts into metadata.csv, write the index files, remove the state."""
+        """Merge the parts into metadata.csv, write the index files, remove the state.
+
+        ``groups`` lists, in id order, the chunks whose (individually sorted) rows
+        interleave; each group is merged by image id, streaming.
+        """
         tmp = self.root / ".metadata.csv.tmp"
         with open(tmp, "w", encoding="utf-8", newline="") as out:
             out.write(",".join(header) + "\n")
-            for chunk in range(n_chunks):
-                with open(self.part_path(chunk), encoding="utf-8") as part:
-                    shutil.copyfileobj(part, out)
+            for chunks in groups:
+                files = [open(self.part_path(c), encoding="utf-8") for c in chunks]
+                try:
+                    if len(files) == 1:
+                        shutil.copyfileobj(files[0], out)
+                    else:
+                        out.writelines(heapq.merge(*files, key=lambda line: int(line.split(",", 1)[0])))
+                finally:
+                    for f in files:
+                        f.close()
         os.replace(tmp, self.root / "metadata.csv")
         atomic_text(
             self.root / "foreground_classes.csv",

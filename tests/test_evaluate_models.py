@@ -61,6 +61,9 @@ def test_cached_weights_load_offline_with_their_transform(hub: Path) -> None:
     assert x.shape == (3, 224, 224) and x.dtype == torch.float32
     big = load_model("resnet18", "IMAGENET1K_V1", crop=288)
     assert (big.transform.resize_size, big.transform.crop_size) == ([329], [288])
+    path.write_bytes(b"PK\x03\x04 a truncated download")
+    with pytest.raises(ModelError, match=r"resnet18-f37072fd.pth: the cached weights .* are unreadable"):
+        load_model("resnet18", "IMAGENET1K_V1")
 
 
 def test_unknown_model_and_weights() -> None:

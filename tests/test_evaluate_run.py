@@ -205,12 +205,18 @@ def test_resume_after_interruption_and_torn_write(official: Path, tmp_path: Path
 
 def test_limit_then_finish(official: Path, tmp_path: Path) -> None:
     out = tmp_path / "preds.csv"
-    first = evaluate(ColourNet(), to_tensor, official, out, limit=4, progress=False)
+    first = evaluate(ColourNet(), to_tensor, official, out, limit=4, logits=True, progress=False)
     assert len(read_predictions(out)) == 4 and not first.complete
     assert json.loads(SidePaths(out).meta.read_text())["complete"] is False
-    rest = evaluate(ColourNet(), to_tensor, official, out, progress=False)
+    assert len(np.load(SidePaths(out).logits)["image_id"]) == 4
+    rest = evaluate(ColourNet(), to_tensor, official, out, logits=True, progress=False)
     assert (rest.reused, rest.evaluated) == (4, len(IMAGES) - 4) and rest.complete
-    assert read_predictions(out)["image_id"].is_unique
+    df = read_predictions(out)
+    assert df["image_id"].is_unique and len(df) == len(IMAGES)
+    saved = np.load(SidePaths(out).logits)
+    assert saved["image_id"].tolist() == df["image_id"].tolist()
+    with pytest.raises(PredictionsError, match="was started with --logits"):
+        evaluate(ColourNet(), to_tensor, official, out, progress=False)
 
 
 def test_a_different_run_is_refused_unless_overwrite(official: Path, tmp_path: Path) -> None:

@@ -182,14 +182,16 @@ def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
 def _load_checkpoint(name: str, path: Path) -> tuple[nn.Module, int]:
     state = _read_checkpoint(path)
     builder = _builder(name)
-    module = builder(weights=None)
+    with torch.random.fork_rng(devices=[]):  # the initial values are overwritten anyway
+        module = builder(weights=None)
     own = module.state_dict()
     mismatched = [k for k in own if k in state and own[k].shape != state[k].shape]
     widths = {state[k].shape[0] for k in mismatched}
     width = 1000
     if mismatched and len(widths) == 1 and all(own[k].shape[0] == 1000 for k in mismatched):
         width = widths.pop()
-        module = builder(weights=None, num_classes=width)  # a fine-tuned classifier head
+        with torch.random.fork_rng(devices=[]):
+            module = builder(weights=None, num_classes=width)  # a fine-tuned classifier head
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
@@ -238,7 +240,7 @@ def load_model(
             raise _missing(name, member, path)
         try:
             module = builder(weights=member, progress=False)
-        except (RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
             raise ModelError(f"{path}: the cached weights {member} are unreadable ({exc}); delete "
                              "the file and copy a fresh one there") from None
         meta = {k: v for k, v in member.meta.items() if k != "categories"}

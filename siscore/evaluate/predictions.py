@@ -175,6 +175,9 @@ class PredictionStore:
         p = self.paths
         if self.overwrite:
             self.clear()
+        if p.out.is_dir():
+            raise PredictionsError(f"--out {p.out}: is a folder; give a file name such as "
+                                   f"{p.out / 'predictions.csv'}")
         if not p.out.parent.is_dir():
             raise PredictionsError(f"--out {p.out}: folder {p.out.parent} does not exist")
         previous = self._check_previous()
