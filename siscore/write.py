@@ -16,6 +16,7 @@ once the dataset is complete, leaving only class folders for ImageFolder.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import heapq
 import json
@@ -138,15 +139,13 @@ class OutputDir:
         with open(tmp, "w", encoding="utf-8", newline="") as out:
             out.write(",".join(header) + "\n")
             for chunks in groups:
-                files = [open(self.part_path(c), encoding="utf-8") for c in chunks]
-                try:
+                with contextlib.ExitStack() as stack:
+                    files = [stack.enter_context(open(self.part_path(c), encoding="utf-8"))
+                             for c in chunks]
                     if len(files) == 1:
                         shutil.copyfileobj(files[0], out)
                     else:
                         out.writelines(heapq.merge(*files, key=lambda line: int(line.split(",", 1)[0])))
-                finally:
-                    for f in files:
-                        f.close()
         os.replace(tmp, self.root / "metadata.csv")
         atomic_text(
             self.root / "foreground_classes.csv",
