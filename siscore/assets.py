@@ -128,7 +128,8 @@ def load_background(path: str) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def _sha256(path: str) -> str:
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -188,7 +189,7 @@ def scan_foregrounds(
         except AssetError as exc:
             return Skipped(str(path), str(exc).split(": ", 1)[-1])
         h, w = rgba.shape[:2]
-        return Foreground(label, path.name, str(path), (w, h), _sha256(str(path)), tuple(label_map[label]))
+        return Foreground(label, path.name, str(path), (w, h), sha256_file(path), tuple(label_map[label]))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = list(pool.map(check, candidates))
@@ -222,7 +223,7 @@ def scan_backgrounds(
             return Skipped(
                 str(path), f"too small ({w}x{h}): its square crop is below the {min_side} px resolution"
             )
-        return Background(path.name, str(path), (w, h), _sha256(str(path)))
+        return Background(path.name, str(path), (w, h), sha256_file(path))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = list(pool.map(check, files))

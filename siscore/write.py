@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import heapq
+import io
 import json
 import os
 import shutil
@@ -40,13 +41,14 @@ def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
 
 
 def atomic_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def _csv_text(rows: Iterable[Iterable[Any]]) -> str:
-    import io
+def csv_text(rows: Iterable[Iterable[Any]]) -> str:
+    """Rows as CSV text with ``\n`` line ends."""
 
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
@@ -115,7 +117,7 @@ class OutputDir:
         return self.part_path(chunk).exists()
 
     def write_part(self, chunk: int, rows: list[list[str]]) -> None:
-        atomic_write(self.part_path(chunk), _csv_text(rows).encode("utf-8"), self.tmp)
+        atomic_write(self.part_path(chunk), csv_text(rows).encode("utf-8"), self.tmp)
 
     def image_path(self, label: str, image_id: int, ext: str) -> Path:
         return self.root / label / f"{image_id}.{ext}"
@@ -149,19 +151,19 @@ class OutputDir:
         os.replace(tmp, self.root / "metadata.csv")
         atomic_text(
             self.root / "foreground_classes.csv",
-            _csv_text([["int", "label"], *([imagenet[c][0], c] for c in classes)]),
+            csv_text([["int", "label"], *([imagenet[c][0], c] for c in classes)]),
         )
         atomic_text(
             self.root / "foreground_classes_metadata_indices.csv",
-            _csv_text([["int", "label"], *([i, c] for i, c in enumerate(classes))]),
+            csv_text([["int", "label"], *([i, c] for i, c in enumerate(classes))]),
         )
         atomic_text(
             self.root / "backgrounds.csv",
-            _csv_text([["int", "label"], *([i, b] for i, b in enumerate(backgrounds))]),
+            csv_text([["int", "label"], *([i, b] for i, b in enumerate(backgrounds))]),
         )
         atomic_text(
             self.root / "label_map.csv",
-            _csv_text([["label", "imagenet_index"], *([c, " ".join(map(str, imagenet[c]))] for c in classes)]),
+            csv_text([["label", "imagenet_index"], *([c, " ".join(map(str, imagenet[c]))] for c in classes)]),
         )
         atomic_text(self.root / "dataset.json", json.dumps(info, indent=1, sort_keys=True) + "\n")
         shutil.rmtree(self.state)

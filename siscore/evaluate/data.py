@@ -28,6 +28,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from siscore import __version__
+from siscore.assets import sha256_file
 from siscore.dataset import DatasetInfo, load_dataset
 
 Transform = Callable[[Image.Image], Any]
@@ -35,14 +36,6 @@ Transform = Callable[[Image.Image], Any]
 
 class ImageReadError(RuntimeError):
     """An image file that cannot be decoded (the message names it)."""
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _sha256_json(obj: Any) -> str:
@@ -95,7 +88,7 @@ class FolderDataset(Dataset):
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the images: metadata.csv, the build spec, the label map."""
         root = self.root
-        parts: dict[str, Any] = {"kind": "folder", "metadata_sha256": _sha256_file(root / "metadata.csv")}
+        parts: dict[str, Any] = {"kind": "folder", "metadata_sha256": sha256_file(root / "metadata.csv")}
         if self.info.spec is not None:
             parts["spec_sha256"] = _sha256_json(self.info.spec)
         parts["label_map_sha256"] = _sha256_json({k: list(v) for k, v in sorted(self.info.imagenet.items())})

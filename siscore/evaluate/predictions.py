@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from siscore.write import atomic_text, csv_text
+
 COLUMNS = ["image_id", "top1", "top5", "label", "correct1", "correct5", "model"]
 FORMAT = "siscore-predictions/1"
 
@@ -69,18 +71,6 @@ class SidePaths:
 def read_predictions(path: str | Path) -> pd.DataFrame:
     """Read a predictions CSV (``top5`` stays a space-separated string)."""
     return pd.read_csv(path, dtype={"top5": str, "label": str, "model": str}, keep_default_na=False)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _csv_text(rows: Sequence[Sequence[Any]]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
 
 
 def _complete_lines(path: Path) -> list[list[str]]:
@@ -258,7 +248,7 @@ class PredictionStore:
             rec["logits"] = logits
             self._logits.write(rec.tobytes())
             self._logits.flush()
-        self._rows.write(_csv_text(rows))
+        self._rows.write(csv_text(rows))
         self._rows.flush()
 
     def close(self) -> None:
@@ -277,7 +267,7 @@ class PredictionStore:
                 old = {}
         meta = {**old, "format": FORMAT, "predictions": self.paths.out.name,
                 "fingerprint": self.fingerprint, "logits": self.logits, **fields}
-        _atomic_text(self.paths.meta, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+        atomic_text(self.paths.meta, json.dumps(meta, indent=1, sort_keys=True) + "\n")
 
     def finalize(self, total: int, extra_meta: dict[str, Any] | None = None,
                  dataset_files: dict[str, str] | None = None) -> pd.DataFrame:
@@ -298,7 +288,7 @@ class PredictionStore:
         df = df.drop_duplicates("image_id", keep="first").sort_values("image_id", kind="stable")
         df = df.reset_index(drop=True)
         if rows or not p.out.exists():
-            _atomic_text(p.out, df.to_csv(index=False, lineterminator="\n"))
+            atomic_text(p.out, df.to_csv(index=False, lineterminator="\n"))
         if self.logits and (rows or not p.logits.exists()):
             self._finalize_logits()
         if self.metadata_header is not None and (rows or not (p.dataset / "metadata.csv").exists()):
@@ -346,8 +336,8 @@ class PredictionStore:
                 seen[i] = r
         body = [seen[i] for i in sorted(seen)]
         for name, text in files.items():
-            _atomic_text(folder / name, text)
-        _atomic_text(md_path, _csv_text([self.metadata_header, *body]))
+            atomic_text(folder / name, text)
+        atomic_text(md_path, csv_text([self.metadata_header, *body]))
 
 
 def dataset_index_files(spec: dict[str, Any], classes: list[str],
@@ -355,11 +345,11 @@ def dataset_index_files(spec: dict[str, Any], classes: list[str],
     """The index files of a metadata-only dataset folder (as ``siscore build`` writes them)."""
     label_map = spec["label_map"]
     return {
-        "foreground_classes.csv": _csv_text([["int", "label"], *([label_map[c][0], c] for c in classes)]),
+        "foreground_classes.csv": csv_text([["int", "label"], *([label_map[c][0], c] for c in classes)]),
         "foreground_classes_metadata_indices.csv":
-            _csv_text([["int", "label"], *([i, c] for i, c in enumerate(classes))]),
-        "backgrounds.csv": _csv_text([["int", "label"], *([i, b] for i, b in enumerate(backgrounds))]),
-        "label_map.csv": _csv_text([["label", "imagenet_index"],
+            csv_text([["int", "label"], *([i, c] for i, c in enumerate(classes))]),
+        "backgrounds.csv": csv_text([["int", "label"], *([i, b] for i, b in enumerate(backgrounds))]),
+        "label_map.csv": csv_text([["label", "imagenet_index"],
                                     *([c, " ".join(map(str, label_map[c]))] for c in classes)]),
         "dataset.json": json.dumps({"spec": spec, "images": False, "predictions": predictions},
                                    indent=1, sort_keys=True) + "\n",
