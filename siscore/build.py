@@ -76,8 +76,19 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(plan: Plan, chunking: Chunking, out: str, fmt: str, quality: int, crop: str,
-                 cache_mb: int, snapshot: dict) -> None:
-    install_snapshot(snapshot)
+                 cache_mb: int, snapshot: bytes | dict) -> None:
+    # The interventions travel pickled and are unpickled here, where a failure (a module the
+    # worker cannot import) is caught and reported by the first task: a worker that dies while
+    # starting would make multiprocessing.Pool start another, forever.
+    _WORKER.clear()
+    try:
+        install_snapshot(pickle.loads(snapshot) if isinstance(snapshot, bytes) else snapshot)
+    except Exception as exc:
+        _WORKER["error"] = ConfigError(
+            f"worker processes cannot load the interventions of this grid ({type(exc).__name__}: "
+            f"{exc}); define them in a module on PYTHONPATH (or installed), or use jobs=1"
+        )
+        return
     if mp.current_process().name != "MainProcess":
         import cv2
 
@@ -90,6 +101,8 @@ def _init_worker(plan: Plan, chunking: Chunking, out: str, fmt: str, quality: in
 
 def _render_chunk(chunk: int) -> tuple[int, int, int]:
     """Render one task; returns (task, images rendered, images already on disk)."""
+    if "error" in _WORKER:
+        raise _WORKER["error"]
     plan: Plan = _WORKER["plan"]
     out: OutputDir = _WORKER["out"]
     renderer: Renderer = _WORKER["renderer"]
@@ -255,11 +268,13 @@ def build(
     done_before = sum(kept_per_chunk[c] for c in range(n_chunks) if target.chunk_done(c))
     result.reused = done_before
     snapshot = _snapshot(grid, jobs)
-    init_args = (plan, chunking, str(target.root), fmt, quality, crop, cache_mb, snapshot)
+    parallel = jobs > 1 and len(todo) > 1
+    init_args = (plan, chunking, str(target.root), fmt, quality, crop, cache_mb,
+                 pickle.dumps(snapshot) if parallel else snapshot)
     bar = _progress(sum(kept_per_chunk[c] for c in todo), progress)
     t_render = time.perf_counter()
     try:
-        if jobs == 1 or len(todo) <= 1:
+        if not parallel:
             _init_worker(*init_args)
             results = (_render_chunk(c) for c in todo)
             _consume(results, bar, result)
@@ -320,23 +335,40 @@ def _main_importable() -> Iterator[None]:
             main.__file__ = path
 
 
+def _importable(module: str) -> bool:
+    """Whether a fresh interpreter with this ``sys.path`` can import ``module``'s package."""
+    top = module.split(".")[0]
+    for finder in sys.meta_path:  # not importlib.util.find_spec: it trusts sys.modules
+        find = getattr(finder, "find_spec", None)
+        with contextlib.suppress(Exception):
+            if find is not None and find(top, None) is not None:
+                return True
+    return False
+
+
 def _snapshot(grid: Grid, jobs: int) -> dict:
     """The grid's interventions, checked to be importable by worker processes."""
     registry = registry_snapshot()
     used = {f.name: registry[f.name] for f in grid.interventions}
     if jobs > 1:
         for name, spec in used.items():
-            interactive = spec.func.__module__ == "__main__" and _main_file() is None
-            try:
-                pickle.dumps(spec)
-            except Exception:
-                interactive = True
-            if interactive:
-                raise ConfigError(
-                    f"intervention {name!r} ({spec.func.__module__}.{spec.func.__qualname__}) cannot "
-                    "be sent to worker processes (a lambda, a local function or one defined in an "
-                    "interactive session); define it at the top level of a module, or use jobs=1"
-                )
+            for part, fn in (("function", spec.func), ("check", spec.check)):
+                if fn is None:
+                    continue
+                module = getattr(fn, "__module__", None) or ""
+                ok = not (module == "__main__" and _main_file() is None) and (
+                    module == "__main__" or _importable(module))
+                try:
+                    pickle.dumps(fn)
+                except Exception:
+                    ok = False
+                if not ok:
+                    raise ConfigError(
+                        f"intervention {name!r}: its {part} {getattr(fn, '__qualname__', fn)!r} cannot be "
+                        "sent to worker processes (a lambda, a local function or one defined in an "
+                        "interactive session, or in a module that is not on sys.path); define it at "
+                        "the top level of an importable module, or use jobs=1"
+                    )
     return used
 
 
