@@ -106,6 +106,10 @@ def _render_chunk(chunk: int) -> tuple[int, int, int]:
     plan: Plan = _WORKER["plan"]
     out: OutputDir = _WORKER["out"]
     renderer: Renderer = _WORKER["renderer"]
+    block = chunk // _WORKER["chunking"].n_groups
+    if _WORKER.get("block") != block:  # tasks come block-major: the last block's objects are done
+        renderer.forget_objects()
+        _WORKER["block"] = block
     fmt, quality = _WORKER["fmt"], _WORKER["quality"]
     rows, rendered, reused = [], 0, 0
     for image_id in _WORKER["chunking"].ids(chunk):

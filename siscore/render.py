@@ -35,6 +35,10 @@ class ByteLRU:
         self._data: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self.misses = 0
 
+    def clear(self) -> None:
+        self._data.clear()
+        self.bytes = 0
+
     def get(self, key: Hashable, make: Callable[[], Any], nbytes: Callable[[Any], int]) -> Any:
         hit = self._data.get(key)
         if hit is not None:
@@ -69,6 +73,11 @@ class Renderer:
             stage: [f for f in plan.grid.interventions if f.stage == stage]
             for stage in ("foreground", "background", "paste", "composite")
         }
+
+    def forget_objects(self) -> None:
+        """Drop decoded sources and resampled objects (a new block of foregrounds begins)."""
+        self.sources.clear()
+        self.objects.clear()
 
     def background(self, bg_index: int, resolution: tuple[int, int]) -> np.ndarray:
         def make() -> np.ndarray:
