@@ -261,6 +261,7 @@ def build(
         "backgrounds": {bg.name: bg.sha256 for bg in plan.backgrounds},
         "label_map": {fg.label: list(fg.imagenet) for fg in plan.foregrounds},
     }
+    snapshot = _snapshot(grid, jobs)  # a configuration error: before anything is written
     target = OutputDir(out)
     if target.is_complete() and target.existing_spec() == spec:
         result.reused, result.complete = kept, True
@@ -271,7 +272,6 @@ def build(
             if (shard_ is None or c % shard_[1] == shard_[0]) and not target.chunk_done(c)]
     done_before = sum(kept_per_chunk[c] for c in range(n_chunks) if target.chunk_done(c))
     result.reused = done_before
-    snapshot = _snapshot(grid, jobs)
     parallel = jobs > 1 and len(todo) > 1
     init_args = (plan, chunking, str(target.root), fmt, quality, crop, cache_mb,
                  pickle.dumps(snapshot) if parallel else snapshot)

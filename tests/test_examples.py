@@ -61,4 +61,5 @@ def test_worker_start_failure_is_an_error_not_a_hang(tmp_path, monkeypatch) -> N
     grid = siscore.Grid(background_noise=[0, 8], resolution=[(64, 64)])
     with pytest.raises(siscore.ConfigError, match="not on sys.path.*use jobs=1"):
         siscore.build(grid, tmp_path / "ds", jobs=2, progress=False)
+    assert not (tmp_path / "ds").exists()  # refused before anything was written
     assert siscore.build(grid, tmp_path / "ds1", jobs=1, progress=False).complete
