@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from siscore.cli.common import fail, run_guarded
+from siscore.cli.common import fail, parse_resolution, run_guarded
 
 
 @click.command(context_settings={"show_default": True})
@@ -92,7 +92,7 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
         else:
             targets += [(name, name) for name in ([subset] if subset else list(SUBSETS))]
         if resolution is not None:
-            res = _parse_resolution(resolution)
+            res = parse_resolution(resolution)
             resized = []
             for name, grid in targets:
                 if isinstance(grid, str):
@@ -122,13 +122,3 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
 
     run_guarded(go)
 
-
-def _parse_resolution(text: str) -> tuple[int, int]:
-    try:
-        if "x" in text.lower():
-            w, h = (int(p) for p in text.lower().split("x"))
-        else:
-            w = h = int(text)
-    except ValueError:
-        fail(f"--resolution {text!r}: write N or WxH, e.g. 500 or 640x480")
-    return w, h

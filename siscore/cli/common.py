@@ -27,3 +27,15 @@ def run_guarded(body: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         click.echo("\ninterrupted: run the same command again to resume", err=True)
         raise SystemExit(130) from None
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """``--resolution``: ``N`` (square) or ``WxH``."""
+    try:
+        if "x" in text.lower():
+            w, h = (int(p) for p in text.lower().split("x"))
+        else:
+            w = h = int(text)
+    except ValueError:
+        fail(f"--resolution {text!r}: write N or WxH, e.g. 500 or 640x480")
+    return w, h

@@ -7,22 +7,11 @@ from pathlib import Path
 
 import click
 
-from siscore.cli.common import fail, run_guarded
+from siscore.cli.common import fail, parse_resolution, run_guarded
 
 
 def _default_workers() -> int:
     return min(8, max(0, (os.cpu_count() or 1) - 1))
-
-
-def _parse_resolution(text: str) -> tuple[int, int]:
-    try:
-        if "x" in text.lower():
-            w, h = (int(p) for p in text.lower().split("x"))
-        else:
-            w = h = int(text)
-    except ValueError:
-        fail(f"--resolution {text!r}: write N or WxH, e.g. 500 or 640x480")
-    return w, h
 
 
 def read_output_classes(path: Path, label_map_path: Path | None) -> list[int]:
@@ -211,7 +200,7 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             if opts["min_pct_inside"] is None:
                 opts["min_pct_inside"] = SUBSETS[subset].min_pct_inside
         if resolution is not None:
-            grid = grid.with_resolution([_parse_resolution(resolution)])
+            grid = grid.with_resolution([parse_resolution(resolution)])
         ds = cls.from_grid(grid, foregrounds=foregrounds, backgrounds=backgrounds,
                            label_map=label_map, fmt="raw" if no_jpeg else "jpg", quality=quality,
                            crop=bg_crop, **opts)
