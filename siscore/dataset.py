@@ -4,36 +4,67 @@ A dataset folder holds ``metadata.csv``, ``foreground_classes.csv`` (``int`` =
 ImageNet index), ``foreground_classes_metadata_indices.csv`` (``int`` =
 metadata index) and ``<label>/<image_id>.jpg``. siscore adds ``label_map.csv``
 (several valid ImageNet indices per label) and ``dataset.json``.
+
+The official data is read as it comes (see :mod:`siscore.official`): the
+folder a subset zip was unpacked into, the subset folder inside it, or the zip
+itself, read in place. Factor values are read as clean decimals (``0.15``, not
+``0.15000000000000002``), and official folders are scored with siscore's
+corrected label table (the differences from their ``foreground_classes.csv``
+are listed in ``DatasetInfo.notes``).
 """
 
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from siscore.labels import read_label_map
+from siscore.datastore import DatasetError, FolderStore, Store, locate_dataset
+from siscore.labels import LabelMapError, parse_label_map, read_label_map
+from siscore.official import official_label_table
 
 FACTOR_COLUMNS = ("x_coord", "y_coord", "area", "rotation")
+# columns that never define a cell of the grid: ids, the image's class, measurements and
+# the per-image file name that Hugging Face's imagefolder loader needs
+NON_FACTOR_COLUMNS = frozenset({
+    "image_id", "foreground_class", "foreground_instance", "background", "pct_inside_image",
+    "pct_object_visible", "label", "imagenet", "path", "file_name"})
+CLEAN_DECIMALS = 10
 
-
-class DatasetError(ValueError):
-    """A dataset folder that cannot be read; the message names the file and the fix."""
+__all__ = ["FACTOR_COLUMNS", "NON_FACTOR_COLUMNS", "DatasetError", "DatasetInfo",
+           "clean_factor_values", "load_dataset", "locate_dataset"]
 
 
 @dataclass
 class DatasetInfo:
     """A dataset folder's metadata joined with class names and image paths."""
 
-    root: Path
+    root: Path  # the folder holding metadata.csv (for a zip: ZIP/inner-folder)
     metadata: pd.DataFrame  # one row per image, plus columns label, imagenet, path
     classes: list[str]  # metadata index -> label
     imagenet: dict[str, tuple[int, ...]]  # label -> valid ImageNet indices
     spec: dict[str, Any] | None  # dataset.json's spec (None for official downloads)
+    store: Store | None = None  # where the files are read from (None: the folder ``root``)
+    notes: list[str] = field(default_factory=list)  # label-table differences and the like
+
+    def __post_init__(self) -> None:
+        if self.store is None:
+            self.store = FolderStore(Path(self.root))
+
+    def open(self, name: str) -> io.BufferedIOBase:
+        """Open a file of the dataset (``label/123.jpg``, ``metadata.csv``) for reading."""
+        return self.store.open(name)
+
+    def exists(self, name: str) -> bool:
+        return self.store.exists(name)
+
+    def sha256(self, name: str) -> str:
+        return self.store.sha256(name)
 
     @property
     def subset(self) -> str | None:
@@ -53,46 +84,86 @@ class DatasetInfo:
     @property
     def factors(self) -> list[str]:
         """Metadata columns that vary in this dataset (geometric ones and interventions)."""
-        fixed = {"image_id", "foreground_class", "foreground_instance", "background",
-                 "pct_inside_image", "pct_object_visible", "label", "imagenet", "path"}
-        return [c for c in self.metadata.columns if c not in fixed and self.metadata[c].nunique() > 1]
+        return [c for c in self.metadata.columns
+                if c not in NON_FACTOR_COLUMNS and self.metadata[c].nunique() > 1]
 
 
-def _read_int_label(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise DatasetError(f"{path}: missing; a dataset folder needs it (rebuild or re-download)")
-    table = pd.read_csv(path)
+def clean_factor_values(md: pd.DataFrame) -> pd.DataFrame:
+    """Round every float column to 10 decimals, in place: the official metadata's
+    ``0.15000000000000002`` becomes the ``0.15`` siscore writes, so tables join."""
+    for col in md.columns:
+        if pd.api.types.is_float_dtype(md[col].dtype):
+            md[col] = md[col].round(CLEAN_DECIMALS)
+    return md
+
+
+def _read_csv(store: Store, name: str) -> pd.DataFrame:
+    if not store.exists(name):
+        raise DatasetError(f"{store.describe(name)}: missing; a dataset folder needs it "
+                           "(rebuild or re-download)")
+    with store.open(name) as f:
+        try:
+            return pd.read_csv(f)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise DatasetError(f"{store.describe(name)}: not a readable CSV ({exc}); "
+                               "rebuild or re-download it") from None
+
+
+def _read_int_label(store: Store, name: str) -> pd.DataFrame:
+    table = _read_csv(store, name)
     if list(table.columns[:2]) != ["int", "label"]:
-        raise DatasetError(f"{path}: expected the header 'int,label', found {list(table.columns)}")
+        raise DatasetError(f"{store.describe(name)}: expected the header 'int,label', "
+                           f"found {list(table.columns)}")
     return table
 
 
-def load_dataset(root: str | Path, check_files: bool = False) -> DatasetInfo:
-    """Read a dataset folder's metadata; ``check_files`` also checks every image exists."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: not a folder")
-    md_path = root / "metadata.csv"
-    if not md_path.exists():
-        raise DatasetError(
-            f"{md_path}: missing; this is not a finished dataset folder (run `siscore build` "
-            "again to finish it, or point at the folder that holds metadata.csv)"
-        )
-    md = pd.read_csv(md_path)
+def _label_table(store: Store, classes: list[str], label_map: str | Path | None
+                 ) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    """The valid ImageNet indices per label, and notes on where they came from."""
+    notes: list[str] = []
+    if store.exists("label_map.csv"):  # a siscore build: the table it was built with
+        with store.open("label_map.csv") as f:
+            text = f.read().decode("utf-8-sig")
+        try:
+            table = parse_label_map(text.splitlines(), store.describe("label_map.csv"))
+        except LabelMapError as exc:
+            raise DatasetError(str(exc)) from None
+    else:  # an official download: siscore's corrected table, differences listed
+        official = _read_int_label(store, "foreground_classes.csv")
+        table, notes = official_label_table(
+            {str(r.label): int(r.int) for r in official.itertuples()}, classes)
+    if label_map is not None:
+        try:
+            user = read_label_map(label_map)
+        except LabelMapError as exc:
+            raise DatasetError(str(exc)) from None
+        changed = sorted(c for c in classes if c in user and tuple(user[c]) != table.get(c))
+        table.update(user)
+        notes.append(f"--label-map {label_map}: {len(changed)} class(es) of this dataset "
+                     f"re-mapped ({', '.join(changed[:8])}{', ...' if len(changed) > 8 else ''})")
+    return table, notes
+
+
+def load_dataset(root: str | Path, check_files: bool = False,
+                 label_map: str | Path | None = None) -> DatasetInfo:
+    """Read a dataset's metadata: a folder, the folder a subset zip was unpacked into,
+    or a zip read in place. ``check_files`` also checks every image exists;
+    ``label_map`` (a ``label,imagenet_index`` CSV, or an official ``int,label``
+    ``foreground_classes.csv``) overrides the dataset's label table."""
+    located = locate_dataset(root)
+    store = located.store
+    md = _read_csv(store, "metadata.csv")
     missing = {"image_id", "foreground_class"} - set(md.columns)
     if missing:
-        raise DatasetError(f"{md_path}: missing column(s) {sorted(missing)}")
-    by_index = _read_int_label(root / "foreground_classes_metadata_indices.csv")
+        raise DatasetError(f"{store.describe('metadata.csv')}: missing column(s) {sorted(missing)}")
+    clean_factor_values(md)
+    by_index = _read_int_label(store, "foreground_classes_metadata_indices.csv")
     classes = [str(x) for x in by_index.sort_values("int")["label"]]
-    if (root / "label_map.csv").exists():
-        imagenet = read_label_map(root / "label_map.csv")
-    else:
-        imnet = _read_int_label(root / "foreground_classes.csv")
-        imagenet = {str(r.label): (int(r.int),) for r in imnet.itertuples()}
+    imagenet, notes = _label_table(store, classes, label_map)
     bad = sorted(set(md["foreground_class"]) - set(range(len(classes))))
     if bad:
-        raise DatasetError(f"{md_path}: foreground_class value(s) {bad[:5]} have no class in "
-                           "foreground_classes_metadata_indices.csv")
+        raise DatasetError(f"{store.describe('metadata.csv')}: foreground_class value(s) "
+                           f"{bad[:5]} have no class in foreground_classes_metadata_indices.csv")
     codes = md["foreground_class"].to_numpy()
     labels = np.asarray(classes, dtype=object)[codes]
     md["label"] = labels
@@ -100,15 +171,15 @@ def load_dataset(root: str | Path, check_files: bool = False) -> DatasetInfo:
     per_class[:] = [imagenet.get(c, ()) for c in classes]
     md["imagenet"] = per_class[codes]
     md["path"] = [f"{label}/{i}.jpg" for label, i in zip(labels.tolist(), md["image_id"].tolist())]
-    if (root / "dataset.json").exists():
-        spec = json.loads((root / "dataset.json").read_text("utf-8")).get("spec")
+    spec = None
+    if store.exists("dataset.json"):
+        with store.open("dataset.json") as f:
+            spec = json.loads(f.read().decode("utf-8")).get("spec")
         if spec and spec.get("format") == "png":
             md["path"] = [p[:-4] + ".png" for p in md["path"]]
-    else:
-        spec = None
     if check_files:
-        absent = [p for p in md["path"] if not (root / p).exists()]
+        absent = [p for p in md["path"] if not store.exists(p)]
         if absent:
-            raise DatasetError(f"{root}: {len(absent)} image(s) listed in metadata.csv are missing, "
-                               f"e.g. {absent[0]}")
-    return DatasetInfo(root, md, classes, imagenet, spec)
+            raise DatasetError(f"{located.display}: {len(absent)} image(s) listed in metadata.csv "
+                               f"are missing, e.g. {absent[0]}")
+    return DatasetInfo(located.display, md, classes, imagenet, spec, store, notes)

@@ -5,7 +5,9 @@ class names: "kite" has no ImageNet-1k class, "laptop" and "missile" have two)
 plus the classes of the embedded assets. A user table (``--label-map CSV``)
 overrides or extends it. A CSV has a header with ``label`` and
 ``imagenet_index``; several valid indices are separated by spaces, or given on
-repeated rows; an empty index means "no ImageNet-1k class".
+repeated rows; an empty index means "no ImageNet-1k class". The ``int,label``
+table of an official SI-SCORE folder (``foreground_classes.csv``, one ImageNet
+index per label) is read too.
 """
 
 from __future__ import annotations
@@ -30,10 +32,15 @@ def imagenet_classes() -> tuple[str, ...]:
     return tuple(line for line in text.splitlines() if line)
 
 
-def _parse(lines: list[str], source: str) -> dict[str, tuple[int, ...]]:
+def parse_label_map(lines: list[str], source: str) -> dict[str, tuple[int, ...]]:
+    """Parse the lines of a label-map CSV (``label,imagenet_index`` or official ``int,label``)."""
     rows = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     reader = csv.DictReader(rows)
     fields = reader.fieldnames or []
+    if fields[:2] == ["int", "label"]:  # an official foreground_classes.csv
+        rows = ["label,imagenet_index"] + [f'"{r["label"]}",{r["int"]}' for r in reader]
+        reader = csv.DictReader(rows)
+        fields = ["label", "imagenet_index"]
     if "label" not in fields or "imagenet_index" not in fields:
         raise LabelMapError(
             f"{source}: the header must contain 'label' and 'imagenet_index' (found {fields}); "
@@ -65,7 +72,7 @@ def _parse(lines: list[str], source: str) -> dict[str, tuple[int, ...]]:
 def builtin_label_map() -> dict[str, tuple[int, ...]]:
     """The built-in table (SI-SCORE labels and the embedded asset classes)."""
     text = resources.files("siscore").joinpath("data/label_map.csv").read_text("utf-8")
-    return _parse(text.splitlines(), "built-in label map")
+    return parse_label_map(text.splitlines(), "built-in label map")
 
 
 def read_label_map(path: str | Path) -> dict[str, tuple[int, ...]]:
@@ -75,7 +82,7 @@ def read_label_map(path: str | Path) -> dict[str, tuple[int, ...]]:
         lines = path.read_text("utf-8-sig").splitlines()
     except OSError as exc:
         raise LabelMapError(f"{path}: cannot read the label map ({exc.strerror})") from None
-    return _parse(lines, str(path))
+    return parse_label_map(lines, str(path))
 
 
 def load_label_map(path: str | Path | None = None) -> dict[str, tuple[int, ...]]:

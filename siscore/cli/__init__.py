@@ -17,6 +17,7 @@ from siscore import __version__
 COMMANDS: dict[str, str] = {
     "build": "siscore.cli.build_cmd:build",
     "info": "siscore.cli.info_cmd:info",
+    "download": "siscore.cli.download_cmd:download",
     "extract": "siscore.cli.extract_cmd:extract",
     "backgrounds": "siscore.cli.backgrounds_cmd:backgrounds",
     "evaluate": "siscore.cli.evaluate_cmd:evaluate",

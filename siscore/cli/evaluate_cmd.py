@@ -48,8 +48,9 @@ def _list_weights(model: str) -> None:
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--dataset", type=click.Path(file_okay=False, path_type=Path),
-              help="Dataset folder (a siscore build or an official SI-SCORE download).")
+@click.option("--dataset", type=click.Path(path_type=Path),
+              help="Dataset folder (a siscore build or an official SI-SCORE download: its folder, "
+                   "the folder it was unzipped into, or the zip itself).")
 @click.option("--subset", type=click.Choice(["size", "location", "rotation"]),
               help="Render this subset on the fly instead of reading --dataset (same images as "
                    "`siscore build --subset`).")
@@ -167,7 +168,12 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
 
         loaded = load_model(model, weights, checkpoint, resize=resize, crop=crop)
         classes = read_output_classes(output_classes, label_map) if output_classes else None
-        source = dataset if dataset is not None else _rendered(RenderedDataset)
+        if dataset is not None:  # an official zip or parent folder is located; --label-map honoured
+            from siscore.dataset import load_dataset
+
+            source = load_dataset(dataset, label_map=label_map)
+        else:
+            source = _rendered(RenderedDataset)
         result = run_eval(loaded, None, source, out, output_classes=classes, batch_size=batch_size,
                           workers=_default_workers() if workers is None else workers, device=device,
                           amp=amp, channels_last=channels_last, logits=logits, overwrite=overwrite,

@@ -15,7 +15,7 @@ def describe(root: Path, max_values: int = 25) -> str:
 
     ds = load_dataset(root)
     md = ds.metadata
-    lines = [f"{root}: {len(md)} images, {len(ds.classes)} classes"
+    lines = [f"{ds.root}: {len(md)} images, {len(ds.classes)} classes"
              + (f", subset {ds.subset}" if ds.subset else "")]
     extra = [c for c in ds.factors if c not in FACTOR_COLUMNS]
     for col in [c for c in FACTOR_COLUMNS if c in md] + extra:
@@ -33,17 +33,19 @@ def describe(root: Path, max_values: int = 25) -> str:
     lines.append("images per class:")
     for label, n in md["label"].value_counts().sort_index().items():
         lines.append(f"  {label} (ImageNet {' '.join(map(str, ds.imagenet.get(label, ()))) or '-'}): {n}")
+    lines += [f"note: {note}" for note in ds.notes]
     return "\n".join(lines)
 
 
 @click.command()
-@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("dataset", type=click.Path(exists=True, path_type=Path))
 @click.option("--max-values", type=int, default=25, show_default=True,
               help="Factor values listed per column before eliding.")
 def info(dataset: Path, max_values: int) -> None:
     """Print counts per factor value and per class of DATASET.
 
-    Works on siscore builds and on the official SI-SCORE downloads.
+    Works on siscore builds and on the official SI-SCORE downloads: the subset
+    folder, the folder a zip was unpacked into, or the zip itself.
     """
     from siscore.dataset import DatasetError
 

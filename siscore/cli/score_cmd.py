@@ -10,9 +10,10 @@ from siscore.cli.common import fail
 
 
 @click.command(context_settings={"show_default": True})
-@click.option("--dataset", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--dataset", type=click.Path(path_type=Path),
               help="Dataset folder (metadata.csv, foreground_classes*.csv; images not needed): "
-                   "a siscore build or an official SI-SCORE download. Default: the "
+                   "a siscore build or an official SI-SCORE download (its folder, the folder "
+                   "it was unzipped into, or the zip itself). Default: the "
                    "<predictions>.dataset/ folder an on-the-fly `siscore evaluate` writes.")
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
               help="Instead of --dataset: a metadata.csv-compatible file (e.g. the one "
@@ -21,8 +22,9 @@ from siscore.cli.common import fail
               help="With --metadata and no 'label' column: the 'int,label' CSV naming each "
                    "foreground_class (default: foreground_classes_metadata_indices.csv beside it).")
 @click.option("--label-map", type=click.Path(dir_okay=False, path_type=Path),
-              help="With --metadata: CSV 'label,imagenet_index' of valid ImageNet indices "
-                   "(default: label_map.csv beside it, else the built-in table).")
+              help="CSV 'label,imagenet_index' of valid ImageNet indices (or an official "
+                   "'int,label' foreground_classes.csv), overriding the dataset's table "
+                   "(default: label_map.csv of a build, else the built-in corrected table).")
 @click.option("--predictions", "-p", "predictions", multiple=True, required=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Predictions CSV with image_id and top1 (optional top5, model). Repeat for "
@@ -89,6 +91,7 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
       siscore score --dataset data/location -p a.csv --by label --balance-classes --out c.csv
     """
     from siscore.score import ScoreError, from_metadata, read_imagenet_acc, read_output_map
+    from siscore.score.reference import from_dataset
     from siscore.score.api import score_predictions
 
     if dataset is not None and metadata is not None:
@@ -105,7 +108,8 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
     if names and len(names) != len(predictions):
         fail(f"{len(names)} --name for {len(predictions)} --predictions; give one per file")
     try:
-        ref = dataset if dataset is not None else from_metadata(metadata, classes, label_map)
+        ref = (from_dataset(dataset, label_map) if dataset is not None
+               else from_metadata(metadata, classes, label_map))
         result = score_predictions(
             ref, predictions, names=list(names) or None, by=list(by) or None,
             normalize_method=normalize_method, normalize_over=list(normalize_over) or None,

@@ -71,7 +71,7 @@ class FolderDataset(Dataset):
         """The decoded RGB image at ``position``."""
         path = self.root / self.paths[position]
         try:
-            with Image.open(path) as img:
+            with self.info.open(self.paths[position]) as f, Image.open(f) as img:
                 return img.convert("RGB")
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageReadError(f"{path}: unreadable image ({exc}); re-build or re-download it") from None
@@ -83,12 +83,11 @@ class FolderDataset(Dataset):
     def missing_files(self, positions: Sequence[int] | None = None) -> list[str]:
         """Paths (relative to the root) of images listed in metadata.csv but absent."""
         todo = range(len(self)) if positions is None else positions
-        return [self.paths[i] for i in todo if not (self.root / self.paths[i]).is_file()]
+        return [self.paths[i] for i in todo if not self.info.exists(self.paths[i])]
 
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the images: metadata.csv, the build spec, the label map."""
-        root = self.root
-        parts: dict[str, Any] = {"kind": "folder", "metadata_sha256": sha256_file(root / "metadata.csv")}
+        parts: dict[str, Any] = {"kind": "folder", "metadata_sha256": self.info.sha256("metadata.csv")}
         if self.info.spec is not None:
             parts["spec_sha256"] = _sha256_json(self.info.spec)
         parts["label_map_sha256"] = _sha256_json({k: list(v) for k, v in sorted(self.info.imagenet.items())})

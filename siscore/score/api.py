@@ -187,6 +187,7 @@ def score_predictions(
         summary["bootstrap"] = {"resamples": n_boot, "seed": seed, "unit": "object"}
     effective = _effective(summary, imagenet_acc, fit_models, notes,
                            {p.name: p.weights for p in preds})
+    summary["notes"] = list(notes)
     return ScoreResult(frame, summary, effective, notes)
 
 

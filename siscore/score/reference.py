@@ -204,13 +204,14 @@ def from_info(info: DatasetInfo) -> Reference:
     md = info.metadata.reset_index(drop=True)
     codes = md["foreground_class"].to_numpy(dtype=np.int64)
     return Reference(md, list(info.classes), codes, dict(info.imagenet), info.subset,
-                     str(info.root / "metadata.csv"), info.factors, info.root)
+                     str(info.root / "metadata.csv"), info.factors, info.root, list(info.notes))
 
 
-def from_dataset(root: str | Path) -> Reference:
-    """Load a dataset folder (metadata.csv and its class tables; images are not opened)."""
+def from_dataset(root: str | Path, label_map: str | Path | None = None) -> Reference:
+    """Load a dataset folder or zip (metadata.csv and its class tables; images are not
+    opened); ``label_map`` overrides its label table."""
     try:
-        info = load_dataset(root)
+        info = load_dataset(root, label_map=label_map)
     except DatasetError as exc:
         raise ScoreError(str(exc)) from None
     return from_info(info)
