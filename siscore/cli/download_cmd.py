@@ -30,9 +30,10 @@ def _common(f):
 
 def _finish(result, what: str) -> None:
     click.echo(result.summary.text())
-    for path in result.paths:
-        click.echo(f"{what}: {path}")
-    if not result.ok:
+    if result.ok:
+        for path in result.paths:
+            click.echo(f"{what}: {path}")
+    else:
         raise click.ClickException(f"{len(result.summary.failed)} file(s) failed; run the same "
                                    "command again to resume")
 

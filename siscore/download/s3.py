@@ -3,9 +3,10 @@
 Each object is streamed to ``<name>.part`` (resumed with a byte range after a
 kill), checked against its size and ETag, then renamed to its final name. A
 single-part ETag is the object's MD5; a multipart ETag (``md5-of-md5s-N``) is
-checked by trying the part sizes that give N parts in whole MiB (what the AWS
-tools use); when none reproduces it the file is kept as checked by size only
-and the summary says so. ``.siscore-download.json`` in the output folder
+checked with the part size the server reports (``HEAD ?partNumber=1``), else
+by trying the part sizes that give N parts in whole MiB (what the AWS tools
+use); when the part size is unknown and none reproduces the ETag, the file is
+kept as checked by size only and the summary says so. ``.siscore-download.json`` in the output folder
 records the ETag of each verified file, so a re-run reuses it without hashing.
 """
 
@@ -49,19 +50,23 @@ class Summary:
     reused: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     size_only: list[str] = field(default_factory=list)  # multipart ETag not reproducible
+    resumed: list[str] = field(default_factory=list)  # fetched from a .part left by a killed run
     bytes_fetched: int = 0
     bytes_reused: int = 0
     notes: list[str] = field(default_factory=list)
 
     def merge(self, other: Summary) -> None:
-        for name in ("fetched", "reused", "failed", "size_only", "notes"):
+        for name in ("fetched", "reused", "failed", "size_only", "resumed", "notes"):
             getattr(self, name).extend(getattr(other, name))
         self.bytes_fetched += other.bytes_fetched
         self.bytes_reused += other.bytes_reused
 
     def text(self) -> str:
-        lines = [f"fetched {len(self.fetched)} file(s) ({_human(self.bytes_fetched)}), reused "
-                 f"{len(self.reused)} ({_human(self.bytes_reused)}), failed {len(self.failed)}"]
+        lines = [f"fetched {len(self.fetched)} file(s) ({_human(self.bytes_fetched)}"
+                 + (f", {len(self.resumed)} resumed from a partial download" if self.resumed
+                    else "")
+                 + f"), reused {len(self.reused)} ({_human(self.bytes_reused)}), failed "
+                 f"{len(self.failed)}"]
         if self.size_only:
             lines.append(f"{len(self.size_only)} file(s) checked by size only (multipart ETag "
                          f"with an unknown part size), e.g. {self.size_only[0]}")
@@ -167,9 +172,24 @@ def part_sizes(size: int, n_parts: int) -> list[int]:
     return out[:64]
 
 
-def verify(path: Path, obj: S3Object, known_md5: str | None = None) -> str:
+def first_part_size(client: Any, bucket: str, obj: S3Object) -> int | None:
+    """The part size of a multipart object, from ``HEAD ?partNumber=1`` (None if unknown)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if "-" not in obj.etag:
+        return None
+    try:
+        size = int(client.head_object(Bucket=bucket, Key=obj.key, PartNumber=1)["ContentLength"])
+    except (BotoCoreError, ClientError, KeyError, ValueError):
+        return None
+    return size if 0 < size < obj.size else None
+
+
+def verify(path: Path, obj: S3Object, known_md5: str | None = None,
+           part_size: int | None = None) -> str:
     """``"md5"`` or ``"multipart"`` when the file matches the object, ``"size"`` when only its
-    size can be checked; raises DownloadError naming the mismatch."""
+    size can be checked; raises DownloadError naming the mismatch. ``part_size`` (of a
+    multipart object, when known) makes the multipart check exact."""
     size = path.stat().st_size
     if size != obj.size:
         raise DownloadError(f"size {size} bytes, expected {obj.size}")
@@ -178,6 +198,11 @@ def verify(path: Path, obj: S3Object, known_md5: str | None = None) -> str:
         if md5 != obj.etag:
             raise DownloadError(f"MD5 {md5} does not match the ETag {obj.etag}")
         return "md5"
+    if part_size is not None:
+        etag = md5_file(path, part_size)
+        if etag != obj.etag:
+            raise DownloadError(f"multipart ETag {etag} does not match {obj.etag}")
+        return "multipart"
     n = int(obj.etag.rsplit("-", 1)[1]) if obj.etag.rsplit("-", 1)[1].isdigit() else 0
     for p in part_sizes(obj.size, n):
         if md5_file(path, p) == obj.etag:
@@ -216,8 +241,9 @@ class Manifest:
 
 
 def _stream(client: Any, bucket: str, obj: S3Object, part: Path,
-            advance: Callable[[int], None]) -> str:
-    """Append the object's missing bytes to ``part``; return the MD5 of the whole file."""
+            advance: Callable[[int], None]) -> tuple[str, int]:
+    """Append the object's missing bytes to ``part``; return the MD5 of the whole file and
+    the bytes that were already there."""
     digest = hashlib.md5(usedforsecurity=False)
     have = part.stat().st_size if part.exists() else 0
     if have > obj.size:
@@ -238,7 +264,7 @@ def _stream(client: Any, bucket: str, obj: S3Object, part: Path,
                 f.write(chunk)
                 digest.update(chunk)
                 advance(len(chunk))
-    return digest.hexdigest()
+    return digest.hexdigest(), have
 
 
 def fetch_objects(client: Any, bucket: str, objects: Iterable[S3Object], out: Path,
@@ -249,7 +275,7 @@ def fetch_objects(client: Any, bucket: str, objects: Iterable[S3Object], out: Pa
     Files already present and verified are reused; a ``.part`` left by a killed run
     is resumed. Nothing is written outside ``out``.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
     from tqdm import tqdm
 
     objects = list(objects)
@@ -282,9 +308,10 @@ def fetch_objects(client: Any, bucket: str, objects: Iterable[S3Object], out: Pa
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
+        part_size = first_part_size(client, bucket, obj)
         try:
             if target.exists():  # present but unrecorded: keep it if it verifies
-                check = verify(target, obj)
+                check = verify(target, obj, part_size=part_size)
                 manifest.record(rel, target, obj, check)
                 advance(obj.size)
                 with lock:
@@ -294,9 +321,9 @@ def fetch_objects(client: Any, bucket: str, objects: Iterable[S3Object], out: Pa
         except DownloadError:
             pass  # fetch it again below; the old file is replaced only once the new one verifies
         try:
-            md5 = _stream(client, bucket, obj, part, advance)
-            check = verify(part, obj, known_md5=md5)
-        except DownloadError as exc:
+            md5, resumed = _stream(client, bucket, obj, part, advance)
+            check = verify(part, obj, known_md5=md5, part_size=part_size)
+        except (DownloadError, FlexibleChecksumError) as exc:
             part.unlink(missing_ok=True)  # corrupt: the next run starts this file afresh
             with lock:
                 summary.failed.append((obj.key, f"{exc}; deleted, run again to re-fetch"))
@@ -312,6 +339,8 @@ def fetch_objects(client: Any, bucket: str, objects: Iterable[S3Object], out: Pa
             summary.bytes_fetched += obj.size
             if check == "size":
                 summary.size_only.append(obj.key)
+            if resumed:
+                summary.resumed.append(obj.key)
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
