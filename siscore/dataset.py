@@ -183,3 +183,34 @@ def load_dataset(root: str | Path, check_files: bool = False,
             raise DatasetError(f"{located.display}: {len(absent)} image(s) listed in metadata.csv "
                                f"are missing, e.g. {absent[0]}")
     return DatasetInfo(located.display, md, classes, imagenet, spec, store, notes)
+
+
+def add_file_name_column(root: str | Path) -> Path:
+    """Add the ``file_name`` column (``label/image_id.jpg``) to a dataset folder's
+    metadata.csv, as Hugging Face's ``imagefolder`` loader needs, and return its path.
+
+    Other cells are kept byte for byte; the column is never a factor of
+    ``siscore score``. The file's checksum changes, so do it before ``siscore
+    evaluate`` (a later run would not resume predictions made before).
+    """
+    import csv
+    import os
+
+    info = load_dataset(root)
+    if not isinstance(info.store, FolderStore):
+        raise DatasetError(f"{info.root}: a zip cannot be changed in place; unzip it first "
+                           "(siscore download does) and give the folder")
+    path = info.store.root / "metadata.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    if "file_name" in header:
+        return path
+    paths = info.metadata["path"].tolist()
+    tmp = path.with_name(".metadata.csv.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow([*header, "file_name"])
+        writer.writerows([*row, p] for row, p in zip(rows[1:], paths, strict=True))
+    os.replace(tmp, path)
+    return path

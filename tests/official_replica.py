@@ -101,6 +101,18 @@ class Replica:
     big_size: int
 
 
+def official_files(root: Path) -> tuple[Path, Path, Path, Path, Path]:
+    """Assets, the generator's label map, a siscore build and its official-layout copy."""
+    fg, bg = asset_library(root / "lib")
+    label_map = root / "generator_labels.csv"
+    label_map.write_text("label,imagenet_index\ncup,968\nkite,21\nlaptop,620 681\n", "utf-8")
+    built = root / "built"
+    build(Grid(area=AREAS, rotation=ROTATIONS, resolution=[(48, 48)]), built, foregrounds=fg,
+          backgrounds=bg, label_map=label_map, progress=False)
+    official = officialise(built, root / "official" / "rotation")
+    return fg, bg, label_map, built, official
+
+
 def uploader(endpoint: str):
     """A signed client that stores no extra checksums (as the 2020 uploads of the bucket)."""
     import boto3
@@ -113,13 +125,7 @@ def uploader(endpoint: str):
 
 def make_replica(root: Path, endpoint: str) -> Replica:
     """Build the replica's files under ``root`` and upload them to the server at ``endpoint``."""
-    fg, bg = asset_library(root / "lib")
-    label_map = root / "generator_labels.csv"
-    label_map.write_text("label,imagenet_index\ncup,968\nkite,21\nlaptop,620 681\n", "utf-8")
-    built = root / "built"
-    build(Grid(area=AREAS, rotation=ROTATIONS, resolution=[(48, 48)]), built, foregrounds=fg,
-          backgrounds=bg, label_map=label_map, progress=False)
-    official = officialise(built, root / "official" / "rotation")
+    fg, bg, label_map, built, official = official_files(root)
     zips = root / "zips"
     zips.mkdir()
     zip_folder(official, zips / "rotation.zip", "rotation")
