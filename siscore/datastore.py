@@ -155,7 +155,8 @@ def locate_dataset(path: str | Path) -> Located:
     if path.is_file():
         return _zip_dataset(path)
     if not path.is_dir():
-        raise DatasetError(f"{path}: no such folder or zip")
+        raise DatasetError(f"{path}: not a folder or a zip file; give the dataset folder (with "
+                           "metadata.csv), the folder a subset zip was unpacked into, or the zip")
     if (path / "metadata.csv").is_file():
         return Located(FolderStore(path), path)
     try:

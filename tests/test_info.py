@@ -40,3 +40,17 @@ def test_info_reads_the_official_layout(library, tmp_path) -> None:  # noqa: F81
 def test_info_on_a_folder_without_metadata(tmp_path) -> None:
     res = CliRunner().invoke(main, ["info", str(tmp_path)])
     assert res.exit_code != 0 and "metadata.csv: missing" in res.output
+
+
+def test_info_finds_the_dataset_inside_an_unzipped_download(library, tmp_path) -> None:  # noqa: F811
+    """The official location.zip unpacks to location20_area02_min0pc/ inside the folder."""
+    inner = tmp_path / "official" / "location20_area02_min0pc"
+    build(Grid(location=[(0.25, 0.5), (0.75, 0.5)], resolution=[(64, 64)]), inner,
+          foregrounds=library[0], backgrounds=library[1], progress=False)
+    res = CliRunner().invoke(main, ["info", str(tmp_path / "official")])
+    assert res.exit_code == 0 and f"{inner}: 16 images" in res.output
+    res = CliRunner().invoke(main, ["info", str(tmp_path)])  # two levels up: still found
+    assert res.exit_code == 0 and f"{inner}: 16 images" in res.output
+    (tmp_path / "elsewhere").mkdir()
+    res = CliRunner().invoke(main, ["info", str(tmp_path / "elsewhere")])
+    assert res.exit_code != 0 and "point at the folder that holds metadata.csv" in res.output

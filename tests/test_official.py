@@ -128,6 +128,10 @@ def test_a_parent_folder_or_a_zip_is_accepted(sources, tmp_path) -> None:
     assert np.array_equal(np.asarray(a.load(5)), np.asarray(b.load(5)))
     res = CliRunner().invoke(main, ["info", str(zipped)])
     assert res.exit_code == 0 and f"{zipped / 'rotation'}: 32 images" in res.output
+    preds = predictions(official, tmp_path / "p.csv")
+    in_zip, _ = score(zipped, preds, tmp_path / "z.csv")
+    in_folder, _ = score(parent, preds, tmp_path / "f.csv")
+    pd.testing.assert_frame_equal(in_zip, in_folder)
 
 
 def test_a_parent_with_several_datasets_names_them(sources, tmp_path) -> None:

@@ -61,8 +61,9 @@ def _list_weights(model: str) -> None:
 @click.option("--backgrounds", type=click.Path(file_okay=False, path_type=Path),
               help="On the fly: folder of background photos. Default: embedded assets.")
 @click.option("--label-map", type=click.Path(dir_okay=False, path_type=Path),
-              help="On the fly: CSV 'label,imagenet_index' overriding the built-in table "
-                   "(also used to read --output-classes).")
+              help="CSV 'label,imagenet_index' overriding the label table (of the rendered "
+                   "images, or of --dataset: its correct1/correct5 columns); also used to read "
+                   "--output-classes.")
 @click.option("--seed", type=int, default=0, help="On the fly: seed (as in siscore build).")
 @click.option("--bgs-per-fg", type=int, default=2, help="On the fly: backgrounds per foreground.")
 @click.option("--resolution", type=str, default=None,
