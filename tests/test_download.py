@@ -121,7 +121,7 @@ def test_zip_read_in_place(replica: Replica, tmp_path: Path) -> None:
     assert code == 0, text
     zipped = tmp_path / "object_rotation_mini.zip"
     assert f"dataset: {zipped / 'object_rotation_mini'}" in text
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".siscore-download.json", zipped.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".siscore-download.jsonl", zipped.name]
     code, text = run("info", str(zipped))
     assert code == 0 and "32 images, 3 classes, subset rotation" in text, text
 

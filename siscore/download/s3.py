@@ -6,7 +6,7 @@ single-part ETag is the object's MD5; a multipart ETag (``md5-of-md5s-N``) is
 checked with the part size the server reports (``HEAD ?partNumber=1``), else
 by trying the part sizes that give N parts in whole MiB (what the AWS tools
 use); when the part size is unknown and none reproduces the ETag, the file is
-kept as checked by size only and the summary says so. ``.siscore-download.json`` in the output folder
+kept as checked by size only and the summary says so. ``.siscore-download.jsonl`` in the output folder
 records the ETag of each verified file, so a re-run reuses it without hashing.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MANIFEST = ".siscore-download.json"
+MANIFEST = ".siscore-download.jsonl"
 CHUNK = 1 << 20
 MIB = 1 << 20
 
@@ -211,15 +211,24 @@ def verify(path: Path, obj: S3Object, known_md5: str | None = None,
 
 
 class Manifest:
-    """``.siscore-download.json``: relative path -> {key, etag, size, mtime_ns} of verified files."""
+    """``.siscore-download.jsonl``: one line per verified file (relative path, key, ETag, size,
+    mtime_ns), appended as files finish so that 600,000 files cost one line each; on
+    reading, the last line of a path wins and a torn last line is ignored."""
 
     def __init__(self, root: Path) -> None:
         self.path = root / MANIFEST
         self.lock = threading.Lock()
+        self.entries: dict[str, dict[str, Any]] = {}
         try:
-            self.entries: dict[str, dict[str, Any]] = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError):
-            self.entries = {}
+            lines = self.path.read_text("utf-8").splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                self.entries[entry["path"]] = entry
+            except (ValueError, KeyError, TypeError):
+                continue
 
     def is_current(self, rel: str, target: Path, obj: S3Object) -> bool:
         entry = self.entries.get(rel)
@@ -232,12 +241,12 @@ class Manifest:
         return st.st_size == obj.size and st.st_mtime_ns == entry.get("mtime_ns")
 
     def record(self, rel: str, target: Path, obj: S3Object, check: str) -> None:
+        entry = {"path": rel, "key": obj.key, "etag": obj.etag, "size": obj.size,
+                 "mtime_ns": target.stat().st_mtime_ns, "check": check}
         with self.lock:
-            self.entries[rel] = {"key": obj.key, "etag": obj.etag, "size": obj.size,
-                                 "mtime_ns": target.stat().st_mtime_ns, "check": check}
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(self.entries, indent=1, sort_keys=True), "utf-8")
-            os.replace(tmp, self.path)
+            self.entries[rel] = entry
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry, sort_keys=True) + "\n")
 
 
 def _stream(client: Any, bucket: str, obj: S3Object, part: Path,
