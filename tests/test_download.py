@@ -138,6 +138,12 @@ def test_unsafe_zip_members_are_refused_and_reported(replica: Replica, tmp_path:
     assert not (tmp_path / "inner" / "escaped2.txt").exists()
     assert not Path("/tmp/absolute-siscore.txt").exists()
     assert load_dataset(out).root == out / "object_size_mini"
+    # a second subset into the same folder: each download names its own dataset folder
+    code, text = run("download", "rotation", "--mini", "--out", str(out), "--endpoint-url",
+                     replica.endpoint)
+    assert code == 0 and f"dataset: {out / 'object_rotation_mini'}" in text, text
+    code, text = run("info", str(out))
+    assert code != 0 and "holds 2 datasets" in text
 
 
 def test_kill_midway_then_resume(replica: Replica, tmp_path: Path) -> None:

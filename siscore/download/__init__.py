@@ -123,13 +123,16 @@ def download_subset(subset: str, out: str | Path, *, mini: bool = False, extract
                                  "already there")
             for member, reason in done.refused:
                 summary.notes.append(f"refused zip member {member!r} ({reason}): not extracted")
-            result.paths = [out]
     try:
         found = locate_dataset(result.paths[0])
     except DatasetError as exc:
         summary.notes.append(f"note: no dataset folder found in the download ({exc})")
         return result
-    result.paths = [found.display]
+    if extract and not loose:  # the folder the zip unpacked to: OUT/<its folder in the zip>
+        prefix = found.store.prefix.rstrip("/")
+        result.paths = [out / prefix if prefix else out]
+    else:
+        result.paths = [found.display]
     if not mini and found.images is not None and found.images != EXPECTED_IMAGES[subset]:
         summary.notes.append(f"note: {found.display} lists {found.images} images; the paper "
                              f"published {EXPECTED_IMAGES[subset]}")
