@@ -223,6 +223,11 @@ def test_missing_bucket_and_object_errors(replica: Replica, tmp_path: Path) -> N
                      replica.endpoint, "--bucket", "no-such-bucket")
     assert code != 0 and "listing s3://no-such-bucket/foregrounds/" in text, text
     assert "Traceback" not in text
+    code, text = run("download", "size", "--mini", "--loose", "--out", str(tmp_path),
+                     "--endpoint-url", replica.endpoint)
+    assert code != 0 and "--mini comes as a zip only" in text, text
+    code, text = run("download", "assets", "--out", str(tmp_path), "--endpoint-url", "not a url")
+    assert code != 0 and "--endpoint-url 'not a url'" in text and "Traceback" not in text, text
     assert list(tmp_path.iterdir()) == []
 
 

@@ -91,8 +91,8 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
       siscore score --dataset data/location -p a.csv --by label --balance-classes --out c.csv
     """
     from siscore.score import ScoreError, from_metadata, read_imagenet_acc, read_output_map
-    from siscore.score.reference import from_dataset
     from siscore.score.api import score_predictions
+    from siscore.score.reference import from_dataset
 
     if dataset is not None and metadata is not None:
         fail("give --dataset DIR or --metadata CSV, not both")

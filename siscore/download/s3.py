@@ -94,7 +94,12 @@ def make_client(endpoint_url: str | None = None, workers: int = 8) -> Any:
     config = Config(signature_version=UNSIGNED, max_pool_connections=max(10, workers),
                     retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=20,
                     read_timeout=60)
-    return boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint_url, config=config)
+    try:
+        return boto3.client("s3", region_name="us-east-1", endpoint_url=endpoint_url,
+                            config=config)
+    except ValueError as exc:
+        raise DownloadError(f"--endpoint-url {endpoint_url!r}: {exc}; give a URL such as "
+                            "http://127.0.0.1:9000") from None
 
 
 def _client_error(exc: Exception, what: str) -> DownloadError:

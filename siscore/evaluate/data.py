@@ -28,7 +28,6 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from siscore import __version__
-from siscore.assets import sha256_file
 from siscore.dataset import DatasetInfo, load_dataset
 
 Transform = Callable[[Image.Image], Any]
