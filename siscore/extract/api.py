@@ -12,9 +12,20 @@ from siscore.extract.masks import Cleaning, MaskSource
 from siscore.extract.openimages import openimages_candidates
 from siscore.extract.records import ExtractError
 from siscore.extract.report import ExtractResult
-from siscore.extract.run import run
+from siscore.extract.run import run as _run_all
 from siscore.extract.tables import read_image_info
 from siscore.extract.worker import Context
+from siscore.extract.writer import discard_temp, write_error
+
+
+def run(source: str, cands: list, aggregates: list, notes: list[str], ctx: Context, *,
+        jobs: int, progress: bool) -> ExtractResult:
+    """:func:`siscore.extract.run.run`; a failed write (disk full, read-only) is one ExtractError."""
+    try:
+        return _run_all(source, cands, aggregates, notes, ctx, jobs=jobs, progress=progress)
+    except OSError as exc:
+        discard_temp(ctx.out)
+        raise write_error(ctx.out, exc) from None
 
 
 def _check_dir(path: str | Path, option: str) -> None:

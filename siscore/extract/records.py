@@ -29,7 +29,8 @@ REASONS: dict[str, str] = {
     "group_of": "IsGroupOf = 1 (OpenImages) or iscrowd = 1 (COCO)",
     "depiction": "IsDepiction = 1",
     "unknown_flag": "a flag is -1 (unknown); keep such objects with --keep-unknown-flags",
-    "bad_polygon": "no usable polygon (fewer than 3 points, e.g. 4 numbers, or an odd count)",
+    "bad_polygon": "no usable polygon (fewer than 3 points, e.g. 4 numbers, or an odd count), "
+                   "or a vertex outside the image",
     # decided from the pixels
     "image_missing": "the image file is not in --images",
     "image_unreadable": "the image file cannot be decoded (truncated or not an image)",
