@@ -133,3 +133,21 @@ def test_phash_is_imagehash_phash_bit_for_bit(path):
         expected = str(imagehash.phash(img))
         assert to_hex(phash(img)) == expected
     assert score_file(path)["phash"] == expected
+
+
+@pytest.mark.parametrize("flag", ["--min-photo-side", "--min-side"])
+def test_min_photo_side_and_its_old_spelling(tmp_path, flag):
+    from click.testing import CliRunner
+
+    from siscore.cli import main
+
+    src = tmp_path / "photos"
+    src.mkdir()
+    shutil.copy(EMBEDDED[0], src / "a.jpg")
+    res = CliRunner().invoke(main, ["backgrounds", "filter", str(src), "--out", str(tmp_path / "lib"),
+                                    flag, "700", "--no-sheet", "-q"])
+    assert res.exit_code == 0, res.output
+    reason = _rows(tmp_path / "lib" / "filter_report.csv")["a.jpg"]["reason"]
+    assert "shorter side < 700 (--min-photo-side)" in reason
+    text = CliRunner().invoke(main, ["backgrounds", "filter", "--help"]).output
+    assert "--min-photo-side" in text and "--min-side" not in text

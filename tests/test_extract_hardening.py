@@ -140,3 +140,32 @@ def test_full_disk_is_one_line_and_leaves_nothing_partial(tmp_path, kit):
     assert res.returncode == 0, res.stderr
     assert sum(r["status"] == "kept" for r in report(out).values()) == 2
     assert tree_digest(out)
+
+
+@pytest.mark.parametrize("old", [False, True])
+def test_renamed_options_and_their_old_spellings(tmp_path, kit, old):
+    """--class-descriptions / --min-object-side; --classes / --min-side still work, hidden."""
+    from click.testing import CliRunner
+
+    from siscore.cli import main
+    from tests.extract_fixtures import Obj, build_openimages
+
+    fx = build_openimages(tmp_path / "oi", kit, objects=[Obj("lemon", "lemon", "lemon", "kept")])
+    out = tmp_path / "out"
+    names = ["--classes", "--min-side"] if old else ["--class-descriptions", "--min-object-side"]
+    res = CliRunner().invoke(main, [
+        "extract", "openimages", "--segmentation", str(fx.segmentation), "--boxes", str(fx.boxes),
+        f"{names[0]}={fx.classes}", "--images", str(fx.images), "--masks", str(fx.masks),
+        "--out", str(out), names[1], "100000", "-q"])
+    assert res.exit_code == 0, res.output
+    row = report(out)[fx.keys["lemon"]]
+    assert row["reason"] == "too_short" and "--min-object-side 100000" in row["detail"]
+    assert json.loads((out / ".extract" / "options.json").read_text())["gates"]["min_side"] == 100000
+    for cmd in ("openimages", "boxes"):
+        text = CliRunner().invoke(main, ["extract", cmd, "--help"]).output
+        assert "--class-descriptions" in text and "--min-object-side" in text
+        assert "--classes " not in text and "--min-side" not in text
+    missing = CliRunner().invoke(main, ["extract", "openimages", "--segmentation", str(fx.segmentation),
+                                        "--boxes", str(fx.boxes), "--images", str(fx.images),
+                                        "--masks", str(fx.masks), "--out", str(tmp_path / "o2")])
+    assert missing.exit_code == 2 and "Missing option '--class-descriptions'" in missing.output
