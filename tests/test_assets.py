@@ -79,6 +79,79 @@ def test_attribution_names_every_file_with_an_allowed_licence():
         assert re.search(r"^- Changes: \S", section, re.M)
 
 
+# --- issue 11: what the first cut-outs kept of their photos --------------------------------
+
+
+def _make_assets():
+    """tools/make_assets.py as a module (its specs; nothing is downloaded or written)."""
+    import importlib.util
+    import sys
+
+    if "make_assets" not in sys.modules:
+        path = ASSETS.parent / "tools" / "make_assets.py"
+        spec = importlib.util.spec_from_file_location("make_assets", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["make_assets"] = module  # its dataclasses look themselves up there
+        spec.loader.exec_module(module)
+    return sys.modules["make_assets"]
+
+
+@pytest.mark.parametrize("path", FOREGROUNDS, ids=_rel)
+def test_foreground_is_one_piece(path: Path):
+    """No loose piece (a fin cut off by the box, a speck of ground): one opaque component."""
+    import cv2
+
+    opaque = (np.asarray(Image.open(path))[..., 3] >= 128).astype(np.uint8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(opaque, connectivity=8)
+    areas = sorted(stats[1:, cv2.CC_STAT_AREA], reverse=True)
+    assert areas[0] >= 0.999 * opaque.sum(), areas[:4]
+
+
+def test_puffer_carries_no_water():
+    """The puffer's first cut-out kept a patch of its source's blue water under the tail."""
+    rgba = _load_rgba("foregrounds/puffer/spotted_puffer.png").astype(int)
+    r, g, b = rgba[..., 0], rgba[..., 1], rgba[..., 2]
+    opaque = rgba[..., 3] >= 128
+    water = opaque & (b > 120) & (b > g + 40) & (r < 60)  # the deep blue of the photo's sea
+    assert water.sum() <= 0.001 * opaque.sum(), f"{water.sum()} water-blue pixels"
+
+
+def test_german_shepherd_has_no_ground_between_its_front_legs():
+    """Rows across the lower front legs show two legs with a transparent gap, not grass."""
+    opaque = _load_rgba("foregrounds/german shepherd/german_shepherd.png")[..., 3] >= 128
+    h, w = opaque.shape
+    for y in range(int(0.81 * h), int(0.94 * h)):
+        row = opaque[y, int(0.66 * w): int(0.86 * w)].astype(int)
+        runs = np.flatnonzero(np.diff(np.r_[0, row, 0])).reshape(-1, 2)
+        gaps = runs[1:, 0] - runs[:-1, 1]
+        assert len(runs) >= 2 and gaps.max() >= 8, (y, runs.tolist())
+
+
+def test_seabed_crop_leaves_out_the_fish_and_matches_its_credit():
+    """sea1.webp has a fish at (30-95, 850-885); the crop must leave it out."""
+    m = _make_assets()
+    fish = m.SEABED_FISH
+    spec = next(b for b in m.BACKGROUNDS if b.out == "seabed.jpg")
+    assert spec.crop is not None
+    x0, y0, x1, y1 = spec.crop
+    assert fish[2] <= x0 or fish[0] >= x1 or fish[3] <= y0 or fish[1] >= y1
+    with Image.open(ASSETS / "backgrounds" / "seabed.jpg") as img:
+        size = img.size
+    assert size[1] == spec.short_side and abs(size[0] / size[1] - (x1 - x0) / (y1 - y0)) < 0.01
+    text = (ASSETS / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    assert f"cropped to {spec.crop}, resized to {size[0]}x{size[1]} px" in text
+
+
+@pytest.mark.parametrize("name", ["puffer/spotted_puffer.png", "german shepherd/german_shepherd.png"])
+def test_cleaned_cutouts_are_credited_with_their_hints(name: str):
+    """ATTRIBUTION.md lists the box and hints that tools/make_assets.py uses now."""
+    m = _make_assets()
+    spec = next(f for f in m.FOREGROUNDS if f.out == name)
+    with Image.open(ASSETS / "foregrounds" / name) as img:
+        size = img.size
+    assert m._fg_notes(spec, size) in (ASSETS / "ATTRIBUTION.md").read_text(encoding="utf-8")
+
+
 # --- siscore.cutout on a real photo --------------------------------------------------------
 
 

@@ -80,7 +80,7 @@ def test_reasons_name_the_measure_and_the_option(filtered: tuple) -> None:
     assert "--max-object-contrast" in report["coffee.jpg"]["reason"]
     assert report["tiny.png"]["decision"] == "rejected"
     assert report["tiny.png"]["reason"].startswith("too small: 60x40")
-    assert "--min-side" in report["tiny.png"]["reason"]
+    assert "--min-photo-side" in report["tiny.png"]["reason"]
     dup = report["grass_small.jpg"]
     assert dup["duplicate_of"] == "grass.png" and int(dup["hash_distance"]) <= 10
     assert "near-duplicate of grass.png" in dup["reason"]
@@ -136,7 +136,7 @@ def test_rerun_with_other_thresholds_reuses_scores_and_updates_the_library(
 
 
 def test_off_switches_a_check_off(photos: Path, tmp_path: Path) -> None:
-    off = Thresholds(max_object_contrast=None, max_centre_focus=None, dup_distance=-1, min_side=16)
+    off = Thresholds(max_object_contrast=None, max_centre_focus=None, dup_distance=-1, min_photo_side=16)
     result = filter_folder(photos, tmp_path / "lib", off, sheet=False)
     kept = {r["file"] for r in result.rows if r["decision"] == "kept"}
     assert {"coffee.jpg", "astronaut.jpg", "grass_small.jpg", "tiny.png"} <= kept

@@ -39,7 +39,7 @@ def _reasons(result) -> dict[str, str]:
 
 def test_grabcut_flags_and_gates(tmp_path, kit):
     fx = build_openimages(tmp_path / "oi", kit, objects=GRABCUT_CASES)
-    result = extract_boxes(fx.boxes, fx.images, tmp_path / "out", classes=fx.classes, progress=False)
+    result = extract_boxes(fx.boxes, fx.images, tmp_path / "out", class_descriptions=fx.classes, progress=False)
     expected = {k.split("/")[1].split("_")[0]: v for k, v in fx.expect.items()}
     assert _reasons(result) == expected
     for r in result.objects:
@@ -57,7 +57,7 @@ def test_grabcut_recovers_real_cutouts(tmp_path, samples):
     kept = [o for o in GRABCUT_CASES if o.expect == "kept"]
     fx = build_openimages(tmp_path / "oi", kit, objects=kept)
     out = tmp_path / "out"
-    result = extract_boxes(fx.boxes, fx.images, out, classes=fx.classes, progress=False)
+    result = extract_boxes(fx.boxes, fx.images, out, class_descriptions=fx.classes, progress=False)
     truth = _truth_by_image(fx)
     scores = [iou(recovered_mask(out, r, truth[r["image_id"]].shape), truth[r["image_id"]])
               for r in result.objects]

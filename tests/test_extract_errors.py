@@ -39,10 +39,10 @@ def library(tmp_path, kit):
 
 
 def _run(fx, out, **kw):
-    args = dict(segmentation=fx.segmentation, boxes=fx.boxes, classes=fx.classes, images=fx.images,
+    args = dict(segmentation=fx.segmentation, boxes=fx.boxes, class_descriptions=fx.classes, images=fx.images,
                 masks=fx.masks)
     args.update({k: kw.pop(k) for k in list(kw) if k in args})
-    return extract_openimages(args["segmentation"], args["boxes"], args["classes"], args["images"],
+    return extract_openimages(args["segmentation"], args["boxes"], args["class_descriptions"], args["images"],
                               args["masks"], out, progress=False, **kw)
 
 
@@ -71,8 +71,8 @@ def test_bad_class_file_row_and_empty_files(library, tmp_path):
     fx, out, before = library
     bad = tmp_path / "classes.csv"
     bad.write_text("LabelName,DisplayName\n/m/09k_b,Lemon\n/m/0xyz\n")
-    with pytest.raises(ExtractError, match=r"--classes .*classes.csv, line 2: expected 'LabelName,DisplayName'"):
-        _run(fx, out, classes=bad)
+    with pytest.raises(ExtractError, match=r"--class-descriptions .*classes.csv, line 2: expected 'LabelName,DisplayName'"):
+        _run(fx, out, class_descriptions=bad)
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(ExtractError, match=r"--segmentation .*empty.csv: the file is empty"):

@@ -35,7 +35,7 @@ def fixture(tmp_path_factory, kit):
 
 def _oi_args(fx, out: Path) -> list[str]:
     return ["extract", "openimages", "--segmentation", str(fx.segmentation), "--boxes", str(fx.boxes),
-            "--classes", str(fx.classes), "--images", str(fx.images), "--masks", str(fx.masks),
+            "--class-descriptions", str(fx.classes), "--images", str(fx.images), "--masks", str(fx.masks),
             "--out", str(out)]
 
 
@@ -93,7 +93,7 @@ def test_sigkill_then_rerun_completes_identically(tmp_path, kit):
     objects = [Obj(f"lemon{i}", "lemon", "lemon", "kept", size=170, photo=i) for i in range(8)]
     fx = build_openimages(tmp_path / "oi", kit, objects=objects)
     ref, out = tmp_path / "ref", tmp_path / "out"
-    args = ["extract", "boxes", "--boxes", str(fx.boxes), "--classes", str(fx.classes),
+    args = ["extract", "boxes", "--boxes", str(fx.boxes), "--class-descriptions", str(fx.classes),
             "--images", str(fx.images), "-q"]
     runner = CliRunner()
     assert runner.invoke(main, [*args, "--out", str(ref)]).exit_code == 0

@@ -158,7 +158,12 @@ FOREGROUNDS: tuple[Foreground, ...] = (
             ("bg", (840, 430, 915, 735)),
             ("bg", (320, 610, 400, 686)),
             ("bg", (240, 728, 400, 740)),
+            # issue 11: the grass between the front legs, and a grey stone behind the far paw
+            ("bg", (684, 590, 703, 660)),
+            ("bg", (702, 672, 726, 690)),
+            ("fg", (664, 668, 682, 690)),  # the far front paw (dark, like the ground)
         ),
+        erode_px=1,
     ),
     Foreground(
         "ram/sheep.png",
@@ -234,13 +239,18 @@ FOREGROUNDS: tuple[Foreground, ...] = (
         "puffer/spotted_puffer.png",
         "397 puffer",
         _gc("categorization", "images/fishes", "fish28.webp"),
-        (35, 55, 235, 150),
+        # issue 11: the box reaches below the anal fin, which GrabCut then leaves out whole (the
+        # old box cut it into a loose piece), and the water between tail and fin is background
+        (35, 50, 235, 165),
+        hints=(("bg", (75, 127, 90, 135)),),
     ),
 )
 
 _LOMIRI = "usr/share/backgrounds/"
+SEABED_FISH = (30, 850, 95, 885)  # (x0, y0, x1, y1) of a fish in sea1.webp (1440x1080)
 BACKGROUNDS: tuple[Background, ...] = (
-    Background("seabed.jpg", _gc("clickgame", "", "sea1.webp")),
+    # issue 11: the crop leaves out the fish swimming at the bottom left (SEABED_FISH)
+    Background("seabed.jpg", _gc("clickgame", "", "sea1.webp"), crop=(130, 0, 1440, 1080)),
     Background("underwater_arch.jpg", _gc("clickgame", "", "sea5.webp")),
     Background("underwater_rocks.jpg", _gc("clickgame", "", "sea2.webp")),
     Background(

@@ -29,8 +29,8 @@ def reasons(row: Row, t: Thresholds) -> list[str]:
     """Why a scored photo fails the thresholds (empty: it passes)."""
     out: list[str] = []
     w, h = int(row["width"]), int(row["height"])
-    if min(w, h) < t.min_side:
-        out.append(f"too small: {w}x{h}, shorter side < {t.min_side} (--min-side)")
+    if min(w, h) < t.min_photo_side:
+        out.append(f"too small: {w}x{h}, shorter side < {t.min_photo_side} (--min-photo-side)")
     if t.max_aspect is not None and row["aspect"] > t.max_aspect:
         out.append(f"too elongated: aspect {row['aspect']:.2f} > {t.max_aspect:g} (--max-aspect)")
     if t.min_sharpness is not None and row["sharpness"] < t.min_sharpness:

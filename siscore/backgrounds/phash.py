@@ -1,9 +1,10 @@
-"""Perceptual hash (DCT pHash) and near-duplicate detection.
+"""Perceptual hash (the standard DCT pHash of ``imagehash``) and near-duplicate detection.
 
-The hash of an image is robust to resizing, re-encoding and small edits: the
-grey image is shrunk to 32x32, transformed with a 2-D DCT, and the 8x8 lowest
-frequencies give one bit each: above or below the median of those 64
-without the DC term. Two photos whose hashes differ in at most ~10 of the 64 bits are almost
+The hash is ``imagehash.phash`` of the stored image (grey, 32x32 Lanczos, 2-D DCT,
+the 8x8 lowest frequencies against their median), written as the same 16 hex
+digits as ``str(imagehash.phash(PIL.Image.open(path)))``, so hashes can be
+compared with other tools. It is robust to resizing, re-encoding and small
+edits: two photos whose hashes differ in at most ~10 of the 64 bits are almost
 always the same picture at another size, quality or crop.
 """
 
@@ -11,20 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
+from PIL import Image
 
 HASH_BITS = 64
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
-def phash(rgb: np.ndarray) -> int:
-    """The 64-bit perceptual hash of an RGB (or grey) image, as an int."""
-    grey = rgb if rgb.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2GRAY)
-    small = cv2.resize(grey.astype(np.float32), (32, 32), interpolation=cv2.INTER_AREA)
-    low = cv2.dct(small)[:8, :8].ravel()
-    bits = low > np.median(low[1:])
-    return int(sum(1 << i for i, bit in enumerate(bits) if bit))
+def phash(image: Image.Image | np.ndarray) -> int:
+    """The 64-bit ``imagehash.phash`` of a PIL image (or an RGB/grey array), as an int.
+
+    Give the image as stored (full size) to get the hash other tools compute.
+    """
+    import imagehash
+
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(np.ascontiguousarray(image))
+    return int(str(imagehash.phash(image)), 16)
 
 
 def to_hex(h: int) -> str:

@@ -14,11 +14,13 @@ and re-running with other thresholds re-scores nothing. A re-run updates
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from siscore.backgrounds.filtering import (
     reason_counts,
 )
 from siscore.backgrounds.metrics import SCORE_COLUMNS
+from siscore.backgrounds.scan import folder_problem
 from siscore.backgrounds.scoring import (
     SCORE_CSV_COLUMNS,
     SIZE_COLUMNS,
@@ -56,10 +59,29 @@ class BackgroundsError(ValueError):
 
 
 def _check_folder(folder: Path, what: str) -> None:
-    if not folder.exists():
-        raise BackgroundsError(f"{what} {folder}: folder does not exist")
-    if not folder.is_dir():
-        raise BackgroundsError(f"{what} {folder}: not a folder")
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise BackgroundsError(f"{what} {folder}: {problem}")
+
+
+@contextlib.contextmanager
+def _writing(option: str, out: Path, *temp_dirs: Path) -> Iterator[None]:
+    """Turn a failed write (disk full, read-only, a path under a file) into one BackgroundsError.
+
+    The temporary files of this process in ``temp_dirs`` are removed; final files are only
+    ever replaced whole, so nothing partial is left.
+    """
+    try:
+        yield
+    except OSError as exc:
+        for folder in temp_dirs:
+            for tmp in folder.glob(f".*.{os.getpid()}.tmp") if folder.is_dir() else ():
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        where = f": {exc.filename}" if exc.filename else ""
+        raise BackgroundsError(f"{option} {out}: cannot write ({exc.strerror or exc}{where}); free "
+                               "some space or choose another place, then run the same command "
+                               "again to resume") from None
 
 
 def score_to_csv(folder: str | Path, out: str | Path, *, jobs: int = 1,
@@ -76,9 +98,10 @@ def score_to_csv(folder: str | Path, out: str | Path, *, jobs: int = 1,
     if not out.parent.is_dir():
         raise BackgroundsError(f"--out {out}: the folder {out.parent} does not exist")
     partial = out.with_name(out.name + ".partial.jsonl")
-    rows = score_folder(folder, jobs=jobs, cache=partial, progress=progress)
-    write_csv(out, rows, SCORE_CSV_COLUMNS)
-    partial.unlink(missing_ok=True)
+    with _writing("--out", out, out.parent):
+        rows = score_folder(folder, jobs=jobs, cache=partial, progress=progress)
+        write_csv(out, rows, SCORE_CSV_COLUMNS)
+        partial.unlink(missing_ok=True)
     return rows
 
 
@@ -172,6 +195,14 @@ def filter_folder(
         raise BackgroundsError(f"--out {out}: exists and is not a folder")
     if out.resolve() == folder.resolve():
         raise BackgroundsError(f"--out {out}: must differ from DIR (the photos are copied into it)")
+    with _writing("--out", out, out, out / AUDIT_DIR):
+        return _filter_into(folder, out, thresholds, link=link, model=model, jobs=jobs,
+                            progress=progress, sheet=sheet, per_page=per_page)
+
+
+def _filter_into(folder: Path, out: Path, thresholds: Thresholds, *, link: str | None,
+                 model: ModelJudge | None, jobs: int, progress: bool, sheet: bool,
+                 per_page: int) -> FilterResult:
     out.mkdir(parents=True, exist_ok=True)
     rows = score_folder(folder, jobs=jobs, cache=out / CACHE_NAME, progress=progress)
     if (folder / out.name).resolve() == out.resolve():  # DIR2 inside DIR: not a photo

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from siscore.backgrounds import metrics
-from siscore.backgrounds.phash import phash, to_hex
-from siscore.backgrounds.scan import BadImage, decode, list_folder
+from siscore.backgrounds.phash import to_hex
+from siscore.backgrounds.scan import BadImage, decode_with_hash, list_folder
 
 #: Bump when a score's definition changes: cached rows of another version are recomputed.
-METRICS_VERSION = 1
+METRICS_VERSION = 2  # 2: phash is imagehash.phash of the full image
 
 SIZE_COLUMNS: tuple[str, ...] = ("width", "height", "aspect", "megapixels")
 SCORE_CSV_COLUMNS: tuple[str, ...] = ("file", *SIZE_COLUMNS, *metrics.SCORE_COLUMNS, "phash", "error")
@@ -39,13 +39,13 @@ def score_file(path: str | Path) -> Row:
     path = Path(path)
     row: Row = {"file": path.name, "error": ""}
     try:
-        rgb, (w, h) = decode(path, metrics.WORK_SIDE)
+        rgb, (w, h), digest_int = decode_with_hash(path, metrics.WORK_SIDE)
     except BadImage as exc:
         row["error"] = str(exc)
         return row
     try:
         scores = metrics.measure(rgb)
-        digest = to_hex(phash(rgb))
+        digest = to_hex(digest_int)
     except Exception as exc:  # one odd file must not stop a run over thousands
         row["error"] = f"could not be scored ({type(exc).__name__}: {exc})"
         return row

@@ -15,7 +15,7 @@ class Thresholds:
     were chosen and what they achieve on a labelled set).
     """
 
-    min_side: int = 256
+    min_photo_side: int = 256
     max_aspect: float | None = 2.5
     min_sharpness: float | None = 3.0
     max_clutter: float | None = None

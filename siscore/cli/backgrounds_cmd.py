@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from siscore.backgrounds.thresholds import Thresholds
+from siscore.cli.aliases import AliasedCommand
 from siscore.cli.common import fail, run_guarded
 
 
@@ -101,14 +102,15 @@ def _threshold(name: str, help_text: str) -> Callable[[Any], Any]:
                         metavar="X|off", help=help_text + " 'off' disables the check.")
 
 
-@backgrounds.command(name="filter", context_settings={"show_default": True})
+@backgrounds.command(name="filter", cls=AliasedCommand, aliases={"--min-side": "--min-photo-side"},
+                     context_settings={"show_default": True})
 @click.argument("folder", type=click.Path(path_type=Path), metavar="DIR")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Library folder DIR2 to create or update: kept photos, filter_report.csv, "
                    "audit/contact_sheet.png.")
 @click.option("--link", type=click.Choice(["hard", "sym"]), default=None,
               help="Hard- or symbolic-link the kept photos instead of copying them.")
-@click.option("--min-side", type=int, default=Thresholds().min_side,
+@click.option("--min-photo-side", type=int, default=Thresholds().min_photo_side,
               help="Reject photos whose shorter side is below this (px). The build renders "
                    "500-512 px squares: use 512 to avoid upscaling.")
 @_threshold("max_aspect", "Reject photos more elongated than this (long/short side).")
@@ -145,7 +147,7 @@ def _threshold(name: str, help_text: str) -> Callable[[Any], Any]:
 @click.option("--per-page", type=int, default=150, help="Photos per contact-sheet page.")
 @click.option("--jobs", "-j", type=int, default=1, help="Worker processes for scoring.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
-def filter_cmd(folder: Path, out: Path, link: str | None, min_side: int, max_aspect: float | None,
+def filter_cmd(folder: Path, out: Path, link: str | None, min_photo_side: int, max_aspect: float | None,
                min_sharpness: float | None, max_clutter: float | None,
                max_highlights: float | None, max_shadows: float | None,
                max_object_contrast: float | None, max_centre_focus: float | None,
@@ -181,7 +183,7 @@ def filter_cmd(folder: Path, out: Path, link: str | None, min_side: int, max_asp
         if weights and checkpoint:
             fail("give only one of --weights or --checkpoint")
         thresholds = Thresholds(
-            min_side=min_side, max_aspect=max_aspect, min_sharpness=min_sharpness,
+            min_photo_side=min_photo_side, max_aspect=max_aspect, min_sharpness=min_sharpness,
             max_clutter=max_clutter, max_highlights=max_highlights, max_shadows=max_shadows,
             max_object_contrast=max_object_contrast, max_centre_focus=max_centre_focus,
             max_saliency_peak=max_saliency_peak, dup_distance=dup_distance)

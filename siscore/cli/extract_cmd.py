@@ -9,7 +9,11 @@ from typing import Any
 
 import click
 
+from siscore.cli.aliases import AliasedCommand
 from siscore.cli.common import run_guarded
+
+# old spellings (issue 11: one name per meaning across commands), accepted but not shown
+RENAMED = {"--classes": "--class-descriptions", "--min-side": "--min-object-side"}
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _DIR = click.Path(file_okay=False, path_type=Path)
@@ -31,7 +35,7 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--limit", type=int, default=None,
                      help="Stop after this many candidate objects (of the wanted classes)."),
         click.option("--min-pixels", type=int, default=2500, help="Gate: fewest object pixels."),
-        click.option("--min-side", type=int, default=32,
+        click.option("--min-object-side", type=int, default=32,
                      help="Gate: shortest side (px) of the object's bounding box."),
         click.option("--min-box-fill", type=float, default=0.2,
                      help="Gate: least fraction of the annotated box covered by the mask."),
@@ -68,7 +72,7 @@ def _gates_cleaning(kw: dict[str, Any], min_predicted_iou: float = 0.0) -> tuple
     from siscore.extract import Cleaning, Gates
 
     gates = Gates(min_predicted_iou=min_predicted_iou, min_pixels=kw.pop("min_pixels"),
-                  min_side=kw.pop("min_side"), min_box_fill=kw.pop("min_box_fill"),
+                  min_object_side=kw.pop("min_object_side"), min_box_fill=kw.pop("min_box_fill"),
                   max_components=kw.pop("max_components"), component_frac=kw.pop("component_frac"),
                   max_island_frac=kw.pop("max_island_frac"), drop_border=not kw.pop("keep_border"),
                   border_px=kw.pop("border_px"))
@@ -110,12 +114,12 @@ def extract() -> None:
     """
 
 
-@extract.command(context_settings={"show_default": True})
+@extract.command(cls=AliasedCommand, aliases=RENAMED, context_settings={"show_default": True})
 @click.option("--segmentation", required=True, type=_FILE,
               help="{split}-annotations-object-segmentation.csv (streamed; millions of rows are fine).")
 @click.option("--boxes", required=True, type=_FILE,
               help="The box CSV of the same split (for the IsOccluded/IsTruncated/... flags).")
-@click.option("--classes", required=True, type=_FILE,
+@click.option("--class-descriptions", required=True, type=_FILE,
               help="class-descriptions-boxable.csv (V5 without header or V6/V7 with one).")
 @click.option("--images", required=True, type=_DIR, help="Folder of {ImageID}.jpg.")
 @click.option("--masks", required=True, type=click.Path(path_type=Path),
@@ -142,17 +146,17 @@ def openimages(min_predicted_iou: float, **kw: Any) -> None:
     \b
     Example:
       siscore extract openimages --segmentation validation-annotations-object-segmentation.csv \\
-        --boxes validation-annotations-bbox.csv --classes class-descriptions-boxable.csv \\
+        --boxes validation-annotations-bbox.csv --class-descriptions class-descriptions-boxable.csv \\
         --images validation/ --masks masks/ --out fg/ --jobs 4
     """
     from siscore.extract import extract_openimages
 
     _run(functools.partial(extract_openimages, kw.pop("segmentation"), kw.pop("boxes"),
-                           kw.pop("classes"), kw.pop("images"), kw.pop("masks"), kw.pop("out")),
+                           kw.pop("class_descriptions"), kw.pop("images"), kw.pop("masks"), kw.pop("out")),
          kw, min_predicted_iou)
 
 
-@extract.command(context_settings={"show_default": True})
+@extract.command(cls=AliasedCommand, aliases=RENAMED, context_settings={"show_default": True})
 @click.option("--annotations", required=True, type=_FILE, help="COCO instances JSON (e.g. instances_val2017.json).")
 @click.option("--images", required=True, type=_DIR, help="Folder of the images (file_name of each entry).")
 @_common
@@ -172,11 +176,11 @@ def coco(**kw: Any) -> None:
     _run(functools.partial(extract_coco, kw.pop("annotations"), kw.pop("images"), kw.pop("out")), kw)
 
 
-@extract.command(context_settings={"show_default": True})
+@extract.command(cls=AliasedCommand, aliases=RENAMED, context_settings={"show_default": True})
 @click.option("--boxes", required=True, type=_FILE,
               help="Box CSV in the OpenImages format (ImageID,LabelName,XMin,XMax,YMin,YMax[,flags]).")
 @click.option("--images", required=True, type=_DIR, help="Folder of {ImageID}.jpg.")
-@click.option("--classes", type=_FILE,
+@click.option("--class-descriptions", type=_FILE,
               help="class-descriptions-boxable.csv; without it LabelName is the class name itself.")
 @click.option("--image-info", type=_FILE, help="OpenImages image-id table (author, licence, URL).")
 @click.option("--keep-unknown-flags", is_flag=True, help="Keep boxes whose flags are -1 (unknown).")
@@ -191,7 +195,7 @@ def boxes(**kw: Any) -> None:
     \b
     Example:
       siscore extract boxes --boxes validation-annotations-bbox.csv \\
-        --classes class-descriptions-boxable.csv --images validation/ --out fg-grabcut/
+        --class-descriptions class-descriptions-boxable.csv --images validation/ --out fg-grabcut/
     """
     from siscore.extract import extract_boxes
 

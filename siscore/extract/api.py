@@ -12,9 +12,20 @@ from siscore.extract.masks import Cleaning, MaskSource
 from siscore.extract.openimages import openimages_candidates
 from siscore.extract.records import ExtractError
 from siscore.extract.report import ExtractResult
-from siscore.extract.run import run
+from siscore.extract.run import run as _run_all
 from siscore.extract.tables import read_image_info
 from siscore.extract.worker import Context
+from siscore.extract.writer import discard_temp, write_error
+
+
+def run(source: str, cands: list, aggregates: list, notes: list[str], ctx: Context, *,
+        jobs: int, progress: bool) -> ExtractResult:
+    """:func:`siscore.extract.run.run`; a failed write (disk full, read-only) is one ExtractError."""
+    try:
+        return _run_all(source, cands, aggregates, notes, ctx, jobs=jobs, progress=progress)
+    except OSError as exc:
+        discard_temp(ctx.out)
+        raise write_error(ctx.out, exc) from None
 
 
 def _check_dir(path: str | Path, option: str) -> None:
@@ -36,7 +47,7 @@ def _attach_info(cands: list, image_info: str | Path | None, notes: list[str]) -
         c.info = info.get(c.image_id, {})
 
 
-def extract_openimages(segmentation: str | Path, boxes: str | Path, classes: str | Path,
+def extract_openimages(segmentation: str | Path, boxes: str | Path, class_descriptions: str | Path,
                        images: str | Path, masks: str | Path, out: str | Path, *,
                        label_map: str | Path | None = None, image_info: str | Path | None = None,
                        classes_only: Iterable[str] | None = None, limit: int | None = None,
@@ -54,7 +65,8 @@ def extract_openimages(segmentation: str | Path, boxes: str | Path, classes: str
     _check_dir(images, "--images")
     source = MaskSource(masks)
     cands, aggregates, notes = openimages_candidates(
-        segmentation, boxes, classes, label_map=label_map, classes_only=classes_only, limit=limit,
+        segmentation, boxes, class_descriptions, label_map=label_map, classes_only=classes_only,
+        limit=limit,
         box_tol=box_tol, keep_unknown_flags=keep_unknown_flags,
         min_predicted_iou=gates.min_predicted_iou)
     _attach_info(cands, image_info, notes)
@@ -78,7 +90,7 @@ def extract_coco(annotations: str | Path, images: str | Path, out: str | Path, *
 
 
 def extract_boxes(boxes: str | Path, images: str | Path, out: str | Path, *,
-                  classes: str | Path | None = None, label_map: str | Path | None = None,
+                  class_descriptions: str | Path | None = None, label_map: str | Path | None = None,
                   image_info: str | Path | None = None, classes_only: Iterable[str] | None = None,
                   limit: int | None = None, gates: Gates | None = None,
                   cleaning: Cleaning | None = None, keep_unknown_flags: bool = False,
@@ -89,7 +101,7 @@ def extract_boxes(boxes: str | Path, images: str | Path, out: str | Path, *,
     _check_dir(images, "--images")
     if grabcut_iters < 1:
         raise ExtractError(f"--grabcut-iters {grabcut_iters}: must be at least 1")
-    cands, aggregates, notes = boxes_candidates(boxes, classes, label_map=label_map,
+    cands, aggregates, notes = boxes_candidates(boxes, class_descriptions, label_map=label_map,
                                                 classes_only=classes_only, limit=limit,
                                                 keep_unknown_flags=keep_unknown_flags)
     _attach_info(cands, image_info, notes)

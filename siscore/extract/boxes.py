@@ -1,7 +1,7 @@
 """Boxes without masks -> candidates segmented by OpenCV GrabCut seeded with the box.
 
 Reads the OpenImages box CSV format (normalised ``XMin,XMax,YMin,YMax``, flags
-by name; extra columns such as ``XClick1X`` are ignored). With ``--classes``
+by name; extra columns such as ``XClick1X`` are ignored). With ``--class-descriptions``
 the LabelName column holds MIDs; without it, LabelName is the class name. The
 flag columns are optional here (a missing one is not filtered on, with a
 note). The box CSV has no BoxID: each box gets ``g`` + 8 hex digits of a CRC
@@ -32,7 +32,7 @@ def box_id(mid: str, coords: list[str]) -> str:
     return f"g{zlib.crc32(','.join([mid, *coords]).encode('utf-8')):08x}"
 
 
-def boxes_candidates(boxes: str | Path, classes: str | Path | None = None, *,
+def boxes_candidates(boxes: str | Path, class_descriptions: str | Path | None = None, *,
                      label_map: str | Path | None = None, classes_only=None,
                      limit: int | None = None, keep_unknown_flags: bool = False
                      ) -> tuple[list[Candidate], list[dict[str, str]], list[str]]:
@@ -40,15 +40,15 @@ def boxes_candidates(boxes: str | Path, classes: str | Path | None = None, *,
     cols = require(boxes, "--boxes", BOX_COLUMNS, f"the OpenImages header {BOX_HEADER}")
     flags = [f for f in FLAGS if f in cols]
     notes = [f"--boxes {boxes}: no {f} column; boxes are not filtered on it" for f in FLAGS if f not in cols]
-    if classes is not None:
-        names = read_classes(classes)
+    if class_descriptions is not None:
+        names = read_classes(class_descriptions)
     else:
         names = {}
         for chunk in stream(boxes, "--boxes", ["LabelName"]):
             names.update({n: n for n in chunk["LabelName"].unique() if n not in names})
     choice = choose(names, openimages_table(label_map), classes_only,
-                    f"--classes {classes}" if classes else f"--boxes {boxes}")
-    if classes is None and not names:
+                    f"--class-descriptions {class_descriptions}" if class_descriptions else f"--boxes {boxes}")
+    if class_descriptions is None and not names:
         raise ExtractError(f"--boxes {boxes}: no rows")
     tally = Tally("boxes", f"row(s) of --boxes {Path(boxes).name}, first at line")
     cands: list[Candidate] = []

@@ -15,12 +15,17 @@ import math
 from pathlib import Path
 from typing import Any
 
-from siscore.extract.classes import choose, coco_table
+from siscore.extract.classes import choose, coco_table, openimages_table
 from siscore.extract.openimages import SAFE_ID
 from siscore.extract.records import Candidate, ExtractError, Tally, aggregate_row
 
 ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "bbox")
 IMG_KEYS = ("id", "file_name", "width", "height")
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "array (list)", str: "string", bool: "boolean", int: "number", float: "number"}
+    return kinds.get(type(value), "null")
 
 
 def _load(path: str | Path) -> dict[str, Any]:
@@ -31,8 +36,12 @@ def _load(path: str | Path) -> dict[str, Any]:
         raise ExtractError(f"--annotations {path}: cannot read ({exc.strerror})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ExtractError(f"--annotations {path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ExtractError(f"--annotations {path}: the top level is a JSON {_json_kind(data)}, "
+                           "not an object; expected a COCO instances file with 'images', "
+                           "'annotations' and 'categories' lists")
     missing = [k for k in ("images", "annotations", "categories") if not isinstance(data.get(k), list)]
-    if not isinstance(data, dict) or missing:
+    if missing:
         raise ExtractError(f"--annotations {path}: missing key(s) {', '.join(missing)}; expected a "
                            "COCO instances file with 'images', 'annotations' and 'categories' lists")
     return data
@@ -44,15 +53,23 @@ def _mask_name(segm: Any) -> str:
     return "polygon"
 
 
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _validate(data: dict[str, Any], path: str | Path) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Drop image entries and annotations lacking required keys; report each dropped annotation."""
     bad_rows: list[dict[str, str]] = []
-    images = [im for im in data["images"] if isinstance(im, dict) and all(k in im for k in IMG_KEYS)]
+    images = [im for im in data["images"] if isinstance(im, dict) and all(k in im for k in IMG_KEYS)
+              and _positive_int(im["width"]) and _positive_int(im["height"])
+              and isinstance(im["id"], (int, str))]
     image_ids = {im["id"] for im in images}
     anns = []
     for pos, ann in enumerate(data["annotations"]):
         missing = [k for k in ANN_KEYS if not isinstance(ann, dict) or k not in ann]
-        if not missing and ann["image_id"] not in image_ids:
+        if not missing and not isinstance(ann["id"], (int, str)):
+            missing = ["an integer id"]
+        elif not missing and (not isinstance(ann["image_id"], (int, str)) or ann["image_id"] not in image_ids):
             missing = [f"an image entry with id {ann['image_id']} (with {', '.join(IMG_KEYS)})"]
         if missing:
             ident = ann.get("id", f"#{pos}") if isinstance(ann, dict) else f"#{pos}"
@@ -62,13 +79,37 @@ def _validate(data: dict[str, Any], path: str | Path) -> tuple[dict[str, Any], l
                 f"{', '.join(missing)}"))
             continue
         anns.append(ann)
-    return {**data, "images": images, "annotations": anns}, bad_rows
+    categories = [c for c in data["categories"] if isinstance(c, dict) and isinstance(c.get("id"), (int, str))
+                  and "name" in c]
+    return {**data, "images": images, "annotations": anns, "categories": categories}, bad_rows
 
 
 def _info(image: dict[str, Any], licenses: dict[Any, dict[str, Any]]) -> dict[str, str]:
     lic = licenses.get(image.get("license"), {})
     return {"license": str(lic.get("name", "")), "original_url": str(image.get("flickr_url") or image.get("coco_url") or ""),
             "author": "", "title": ""}
+
+
+def _table_with_fallback(names: dict[str, str], label_map: str | Path | None
+                         ) -> tuple[dict[str, tuple[str, tuple[int, ...]]], list[str]]:
+    """The COCO label map, plus the generator's label table for categories COCO does not have.
+
+    A COCO-format file of one's own may have categories outside COCO's 80 (``koala``):
+    those the generator's table (with ``label_map``) knows are mapped through it, with a note.
+    """
+    table = coco_table(label_map)
+    extra = [(cat, name) for cat, name in names.items() if name.lower() not in table]
+    if not extra:
+        return table, []
+    generator = openimages_table(label_map)
+    notes = []
+    for cat, name in extra:
+        if name.lower() in generator:
+            table[name.lower()] = generator[name.lower()]
+            idx = " ".join(map(str, generator[name.lower()][1]))
+            notes.append(f"category {name!r} (id {cat}) is not a COCO category: mapped with the "
+                         f"built-in label table to ImageNet-1k index {idx}")
+    return table, notes
 
 
 def coco_candidates(annotations: str | Path, *, label_map: str | Path | None = None,
@@ -78,8 +119,10 @@ def coco_candidates(annotations: str | Path, *, label_map: str | Path | None = N
     from pycocotools.coco import COCO
 
     data, bad_rows = _validate(_load(annotations), annotations)
-    names = {str(c["id"]): str(c["name"]) for c in data["categories"] if "id" in c and "name" in c}
-    choice = choose(names, coco_table(label_map), classes_only, f"--annotations {annotations}")
+    names = {str(c["id"]): str(c["name"]) for c in data["categories"]}
+    table, fallback_notes = _table_with_fallback(names, label_map)
+    choice = choose(names, table, classes_only, f"--annotations {annotations}")
+    choice.notes[:0] = fallback_notes
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress

@@ -23,7 +23,7 @@ class Gates:
 
     min_predicted_iou: float = 0.5
     min_pixels: int = 2500
-    min_side: int = 32
+    min_object_side: int = 32
     min_box_fill: float = 0.2
     max_components: int = 1
     component_frac: float = 0.1
@@ -35,7 +35,7 @@ class Gates:
         checks = {
             "min_predicted_iou": 0 <= self.min_predicted_iou <= 1,
             "min_pixels": self.min_pixels >= 0,
-            "min_side": self.min_side >= 0,
+            "min_object_side": self.min_object_side >= 0,
             "min_box_fill": 0 <= self.min_box_fill <= 1,
             "max_components": self.max_components >= 1,
             "component_frac": 0 < self.component_frac <= 1,
@@ -52,7 +52,11 @@ class Gates:
                                "--max-components and --border-px >= 1)")
 
     def to_dict(self) -> dict[str, float | int | bool]:
-        return asdict(self)
+        """The gates by name; ``min_object_side`` under its old key ``min_side``, so a library
+        extracted before the option was renamed still resumes."""
+        d = asdict(self)
+        d["min_side"] = d.pop("min_object_side")
+        return d
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ def failures(scores: dict[str, float | int], comps: Components, gates: Gates) ->
         failed.append("islands")
     if scores["pixels"] < gates.min_pixels:
         failed.append("too_small")
-    if scores["side"] < gates.min_side:
+    if scores["side"] < gates.min_object_side:
         failed.append("too_short")
     if scores["box_fill"] < gates.min_box_fill:
         failed.append("low_box_fill")

@@ -109,6 +109,12 @@ def fit_to_image(mask: np.ndarray, width: int, height: int, size_tol: float, nam
     return out.astype(bool)
 
 
+# How far (px) a polygon vertex may lie outside the image: annotation tools round outwards.
+# Anything further is refused before pycocotools, which overflows (and segfaults) on
+# coordinates of about 1e9 and more.
+POLYGON_MARGIN = 2.0
+
+
 def _polygons(segm: list[Any]) -> tuple[list[list[float]], list[int]]:
     good, bad = [], []
     for poly in segm:
@@ -117,10 +123,22 @@ def _polygons(segm: list[Any]) -> tuple[list[list[float]], list[int]]:
             try:
                 good.append([float(v) for v in poly])
                 continue
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 pass
         bad.append(len(poly) if isinstance(poly, list) else -1)
     return good, bad
+
+
+def _check_inside(polys: list[list[float]], height: int, width: int) -> None:
+    """Drop ``bad_polygon`` unless every vertex is finite and within the image (plus a margin)."""
+    for poly in polys:
+        xs, ys = np.asarray(poly[0::2]), np.asarray(poly[1::2])
+        inside = (np.isfinite(xs) & np.isfinite(ys) & (xs >= -POLYGON_MARGIN) & (ys >= -POLYGON_MARGIN)
+                  & (xs <= width + POLYGON_MARGIN) & (ys <= height + POLYGON_MARGIN))
+        if not inside.all():
+            i = int(np.flatnonzero(~inside)[0])
+            raise Drop("bad_polygon", f"polygon vertex ({xs[i]:g}, {ys[i]:g}) lies outside the "
+                                      f"{width}x{height} image (more than {POLYGON_MARGIN:g} px)")
 
 
 def coco_mask(segm: Any, height: int, width: int) -> tuple[np.ndarray, str]:
@@ -139,6 +157,7 @@ def coco_mask(segm: Any, height: int, width: int) -> tuple[np.ndarray, str]:
                 note = f"ignored {len(bad)} polygon(s) with fewer than 3 points or an odd count (lengths {bad})"
             if not good:
                 raise Drop("bad_polygon", f"{len(segm)} polygon(s), none usable: {note or 'empty list'}")
+            _check_inside(good, height, width)
             rle = mask_utils.merge(mask_utils.frPyObjects(good, height, width))
         elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
             size = [int(v) for v in segm["size"]]

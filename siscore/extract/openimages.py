@@ -137,14 +137,14 @@ def join_boxes(cands: list[Candidate], index: dict, box_tol: float, keep_unknown
             c.drop(reason, detail)
 
 
-def openimages_candidates(segmentation: str | Path, boxes: str | Path, classes: str | Path, *,
+def openimages_candidates(segmentation: str | Path, boxes: str | Path, class_descriptions: str | Path, *,
                           label_map: str | Path | None = None, classes_only=None,
                           limit: int | None = None, box_tol: float = 1e-6,
                           keep_unknown_flags: bool = False, min_predicted_iou: float = 0.0
                           ) -> tuple[list[Candidate], list[dict[str, str]], list[str]]:
     """All candidates of an OpenImages split, the aggregated rows of other classes, and notes."""
-    names = read_classes(classes)
-    choice = choose(names, openimages_table(label_map), classes_only, f"--classes {classes}")
+    names = read_classes(class_descriptions)
+    choice = choose(names, openimages_table(label_map), classes_only, f"--class-descriptions {class_descriptions}")
     cands, tally = read_segmentation(segmentation, names, choice, limit, bool(classes_only))
     index = read_boxes(boxes, {c.image_id for c in cands if not c.reason},
                        {c.label_name for c in cands})

@@ -18,7 +18,7 @@ KEPT = "kept"
 REASONS: dict[str, str] = {
     KEPT: "written to <label>/<ImageID>_<BoxID>.png",
     # decided while reading the annotations
-    "unknown_class": "LabelName is not in the --classes file",
+    "unknown_class": "LabelName is not in the --class-descriptions file",
     "no_label_mapping": "the class has no ImageNet-1k index in the label map (add it with --label-map)",
     "bad_row": "a field could not be parsed, or the box is empty or outside [0, 1]",
     "duplicate": "the same <label>/<ImageID>_<BoxID> appeared earlier in the input",
@@ -29,7 +29,8 @@ REASONS: dict[str, str] = {
     "group_of": "IsGroupOf = 1 (OpenImages) or iscrowd = 1 (COCO)",
     "depiction": "IsDepiction = 1",
     "unknown_flag": "a flag is -1 (unknown); keep such objects with --keep-unknown-flags",
-    "bad_polygon": "no usable polygon (fewer than 3 points, e.g. 4 numbers, or an odd count)",
+    "bad_polygon": "no usable polygon (fewer than 3 points, e.g. 4 numbers, or an odd count), "
+                   "or a vertex outside the image",
     # decided from the pixels
     "image_missing": "the image file is not in --images",
     "image_unreadable": "the image file cannot be decoded (truncated or not an image)",
@@ -41,7 +42,7 @@ REASONS: dict[str, str] = {
     "multiple_components": "more large connected components than --max-components",
     "islands": "tiny islands cover more than --max-island-frac of the mask",
     "too_small": "fewer object pixels than --min-pixels",
-    "too_short": "the mask's bounding box has a side shorter than --min-side",
+    "too_short": "the mask's bounding box has a side shorter than --min-object-side",
     "low_box_fill": "the mask fills less than --min-box-fill of its box",
     "touches_border": "the mask or its box touches the image border (truncation proxy); see --keep-border",
 }

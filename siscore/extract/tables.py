@@ -78,20 +78,20 @@ def read_classes(path: str | Path) -> dict[str, str]:
         with open(path, encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f))
     except OSError as exc:
-        raise ExtractError(f"--classes {path}: cannot read ({exc.strerror})") from None
+        raise ExtractError(f"--class-descriptions {path}: cannot read ({exc.strerror})") from None
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ExtractError(f"--classes {path}: not a UTF-8 CSV file ({exc})") from None
+        raise ExtractError(f"--class-descriptions {path}: not a UTF-8 CSV file ({exc})") from None
     if rows and [c.strip() for c in rows[0][:2]] in (["LabelName", "DisplayName"], ["MID", "DisplayName"]):
         rows = rows[1:]
     for line, row in enumerate(rows, start=1):
         if not row or not "".join(row).strip():
             continue
         if len(row) < 2 or not row[0].strip() or not row[1].strip():
-            raise ExtractError(f"--classes {path}, line {line}: expected 'LabelName,DisplayName' "
+            raise ExtractError(f"--class-descriptions {path}, line {line}: expected 'LabelName,DisplayName' "
                                f"(e.g. /m/01j61q,Bagel), got {row}")
         out[row[0].strip()] = row[1].strip()
     if not out:
-        raise ExtractError(f"--classes {path}: no class rows")
+        raise ExtractError(f"--class-descriptions {path}: no class rows")
     return out
 
 

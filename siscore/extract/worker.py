@@ -102,7 +102,7 @@ def _explain(name: str, scores: dict[str, Any], large: int, island_frac: float, 
         "multiple_components": f"{large} large components > --max-components {g.max_components}",
         "islands": f"islands cover {island_frac:.3f} of the mask > --max-island-frac {g.max_island_frac}",
         "too_small": f"{scores['pixels']} px < --min-pixels {g.min_pixels}",
-        "too_short": f"shorter side {scores['side']} px < --min-side {g.min_side}",
+        "too_short": f"shorter side {scores['side']} px < --min-object-side {g.min_object_side}",
         "low_box_fill": f"fills {scores['box_fill']:.3f} of its box < --min-box-fill {g.min_box_fill}",
         "touches_border": f"the mask or its box is within --border-px {g.border_px} of the "
                           "image border (treated as truncated)",

@@ -17,6 +17,7 @@ or sources into the same OUT add to it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -49,6 +50,21 @@ def _csv_text(columns: list[str], rows: Iterable[dict[str, str]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def discard_temp(root: str | Path) -> None:
+    """Remove the temporary files a failed run left in ``root`` (final files are never partial)."""
+    root = Path(root)
+    for tmp in [*root.glob(".*.tmp"), *(root / STATE_DIR / "tmp").glob("*")]:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def write_error(root: str | Path, exc: OSError) -> ExtractError:
+    """The one-line error for a write that failed under ``root`` (disk full, no permission)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return ExtractError(f"--out {root}: cannot write ({exc.strerror or exc}{where}); free some "
+                        "space or choose another --out, then run the same command again to resume")
 
 
 class Library:

@@ -1,0 +1,153 @@
+"""Issue 11 on `siscore backgrounds`: odd folder entries, full or unwritable disks, standard pHash."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import imagehash
+import pytest
+from PIL import Image
+
+from siscore.backgrounds.phash import phash, to_hex
+from siscore.backgrounds.scoring import score_file
+
+ROOT = Path(__file__).resolve().parents[1]
+EMBEDDED = sorted((ROOT / "assets" / "backgrounds").glob("*.jpg"))
+
+
+def _cli(*args: str, preexec=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "siscore", *args], capture_output=True, text=True,
+                          env=env, timeout=120, preexec_fn=preexec)
+
+
+def _rows(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["file"]: r for r in csv.DictReader(f)}
+
+
+@pytest.fixture()
+def odd_folder(tmp_path: Path) -> Path:
+    """One real photo and every odd kind of entry a folder can hold."""
+    d = tmp_path / "photos"
+    d.mkdir()
+    shutil.copy(EMBEDDED[0], d / "photo.jpg")
+    os.symlink("loop_b.jpg", d / "loop_a.jpg")  # a -> b -> a
+    os.symlink("loop_a.jpg", d / "loop_b.jpg")
+    os.symlink(".", d / "here")  # a link back to the folder itself
+    os.symlink("gone.jpg", d / "dangling.jpg")
+    (d / "x.png").mkdir()
+    os.mkfifo(d / "pipe.jpg")  # opening it would block forever
+    return d
+
+
+EXPECTED = {
+    "loop_a.jpg": "symbolic link loop", "loop_b.jpg": "symbolic link loop",
+    "dangling.jpg": "dangling symbolic link to gone.jpg", "x.png": "a folder named like an image",
+    "pipe.jpg": "not a regular file", "here": "sub-folder ignored",
+}
+
+
+def test_score_lists_link_loops_dangling_links_and_folders_as_skipped(odd_folder, tmp_path):
+    out = tmp_path / "scores.csv"
+    res = _cli("backgrounds", "score", str(odd_folder), "--out", str(out))
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    rows = _rows(out)
+    assert rows["photo.jpg"]["error"] == "" and rows["photo.jpg"]["phash"]
+    for name, why in EXPECTED.items():
+        assert why in rows[name]["error"], (name, rows[name]["error"])
+        assert f"{name}: " in res.stdout  # listed in the summary
+
+
+def test_filter_lists_them_too_and_a_loop_as_dir_is_one_line(odd_folder, tmp_path):
+    res = _cli("backgrounds", "filter", str(odd_folder), "--out", str(tmp_path / "lib"), "--no-sheet")
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    report = _rows(tmp_path / "lib" / "filter_report.csv")
+    for name, why in EXPECTED.items():
+        assert report[name]["decision"] == "bad_input" and why in report[name]["reason"], name
+        assert f"bad input: {name}: " in res.stdout
+    loop = tmp_path / "loopdir"
+    os.symlink(loop.name, loop)
+    for cmd in (["score", str(loop), "--out", str(tmp_path / "s.csv")],
+                ["filter", str(loop), "--out", str(tmp_path / "lib2")]):
+        res = _cli("backgrounds", *cmd)
+        assert res.returncode == 1 and res.stderr == f"Error: DIR {loop}: a symbolic link loop, not a folder\n"
+
+
+def _limit_file_size(limit: int):
+    def apply() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE stands for a full disk")
+@pytest.mark.parametrize("limit", [300, 2000])  # the progress cache fails / the final CSV fails
+def test_score_on_a_full_disk_is_one_line_and_leaves_no_tmp(tmp_path, limit):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for p in EMBEDDED[:3]:
+        shutil.copy(p, src / p.name)
+    for i in range(40):  # rows of the CSV that are not in the progress cache
+        (src / f"notes{i:02d}.txt").write_text("x")
+    out = tmp_path / "o" / "scores.csv"
+    out.parent.mkdir()
+    res = _cli("backgrounds", "score", str(src), "--out", str(out), "-q", preexec=_limit_file_size(limit))
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr[-3000:]
+    assert res.stderr.startswith(f"Error: --out {out}: cannot write (File too large")
+    assert not out.exists() and not list(out.parent.glob("*.tmp")) and not list(out.parent.glob(".*.tmp"))
+    res = _cli("backgrounds", "score", str(src), "--out", str(out), "-q")  # room again: resumes
+    assert res.returncode == 0 and len(_rows(out)) == 43
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE stands for a full disk")
+def test_filter_on_a_full_disk_or_under_a_file_is_one_line(tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    shutil.copy(EMBEDDED[0], src / "a.jpg")
+    out = tmp_path / "lib"
+    res = _cli("backgrounds", "filter", str(src), "--out", str(out), "-q", "--no-sheet",
+               preexec=_limit_file_size(20_000))  # the cache fits, the copied photo does not
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr[-3000:]
+    assert res.stderr.startswith(f"Error: --out {out}: cannot write (File too large")
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    res = _cli("backgrounds", "filter", str(src), "--out", str(blocker / "lib"), "-q")
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr[-3000:]
+    assert "cannot write (Not a directory" in res.stderr
+
+
+@pytest.mark.parametrize("path", EMBEDDED, ids=[p.name for p in EMBEDDED])
+def test_phash_is_imagehash_phash_bit_for_bit(path):
+    """The stored hash equals str(imagehash.phash(Image.open(path))) on the embedded backgrounds."""
+    with Image.open(path) as img:
+        expected = str(imagehash.phash(img))
+        assert to_hex(phash(img)) == expected
+    assert score_file(path)["phash"] == expected
+
+
+@pytest.mark.parametrize("flag", ["--min-photo-side", "--min-side"])
+def test_min_photo_side_and_its_old_spelling(tmp_path, flag):
+    from click.testing import CliRunner
+
+    from siscore.cli import main
+
+    src = tmp_path / "photos"
+    src.mkdir()
+    shutil.copy(EMBEDDED[0], src / "a.jpg")
+    res = CliRunner().invoke(main, ["backgrounds", "filter", str(src), "--out", str(tmp_path / "lib"),
+                                    flag, "700", "--no-sheet", "-q"])
+    assert res.exit_code == 0, res.output
+    reason = _rows(tmp_path / "lib" / "filter_report.csv")["a.jpg"]["reason"]
+    assert "shorter side < 700 (--min-photo-side)" in reason
+    text = CliRunner().invoke(main, ["backgrounds", "filter", "--help"]).output
+    assert "--min-photo-side" in text and "--min-side" not in text
