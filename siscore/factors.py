@@ -72,7 +72,7 @@ def clean(value: Any) -> str:
 
 def inclusive_range(start: float, stop: float, step: float) -> list[float]:
     """``start, start+step, ..., stop`` (inclusive) as clean decimals."""
-    d0, d1, ds = Decimal(str(start)), Decimal(str(stop)), Decimal(str(step))
+    d0, ds = Decimal(str(start)), Decimal(str(step))
     return [float(d0 + i * ds) for i in range(range_length(start, stop, step))]
 
 

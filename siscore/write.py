@@ -124,8 +124,6 @@ class OutputDir:
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
             self.tmp.mkdir(exist_ok=True)
-            for label in labels:
-                (self.root / label).mkdir(exist_ok=True)
             probe = self.tmp / "probe"
             probe.write_bytes(b"ok")
             probe.unlink()
@@ -136,8 +134,10 @@ class OutputDir:
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
         (self.state / "pid").write_text(f"{os.getpid()}\n")
-        if previous is None:
+        if previous is None:  # before anything else is created: the folder is then ours to resume
             atomic_text(self.state / "spec.json", json.dumps({"spec": spec}, indent=1, sort_keys=True))
+        for label in labels:
+            (self.root / label).mkdir(exist_ok=True)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

@@ -44,7 +44,7 @@ def load_plugins(plugins: tuple[str, ...] | list[str]) -> None:
         try:
             load_plugin(plugin)
         except ValueError as exc:
-            fail(cli_message(exc))
+            raise click.ClickException(cli_message(exc)) from None
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
