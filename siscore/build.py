@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import multiprocessing as mp
+import numbers
 import os
 import pickle
 import platform
@@ -229,10 +230,11 @@ def build(
     grid, min_pct, subset = _resolve(grid, min_pct_inside)
     for name, value in (("seed", seed), ("bgs_per_fg", bgs_per_fg), ("quality", quality),
                         ("jobs", jobs), ("max_images", max_images), ("cache_mb", cache_mb)):
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise ConfigError("must be an integer", param=name, value=value)
-    if isinstance(min_pct, bool) or not isinstance(min_pct, (int, float)):
+    if isinstance(min_pct, bool) or not isinstance(min_pct, numbers.Real):
         raise ConfigError("must be a number in [0, 1]", param="min_pct_inside", value=min_pct)
+    seed, bgs_per_fg, quality, jobs = int(seed), int(bgs_per_fg), int(quality), int(jobs)  # NumPy ints too
     if fmt not in ("jpg", "png"):
         raise ConfigError("choose jpg or png", param="fmt", value=fmt, option="--format")
     if not 1 <= quality <= 100:

@@ -51,7 +51,9 @@ def one_line_error(res) -> str:
 
 def run_siscore(*args: str, cwd: Path | None = None, **kw) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-c", "from siscore.cli import main; main()", *args],
+    # as the `siscore` console script runs: the current folder is not on sys.path
+    code = "import sys; sys.path.remove(''); from siscore.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120, **kw)
 
 
