@@ -144,6 +144,8 @@ class OutputDir:
         """Hold the folder for this process while it builds (an OS lock on the folder itself,
         released when the process ends, however it ends); a second build into the same
         folder raises :class:`ConfigError` naming the process that holds it."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError("a file, not a folder; choose a folder", param="out", value=self.root)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root, os.O_RDONLY)

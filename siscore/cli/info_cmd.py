@@ -44,7 +44,7 @@ def describe(root: Path, max_values: int = 25) -> str:
     ds = load_dataset(root)
     md = ds.metadata
     subset = subset_of(ds)
-    lines = [f"{root}: {len(md)} images, {len(ds.classes)} classes"
+    lines = [f"{ds.root}: {len(md)} images, {len(ds.classes)} classes"
              + (f", subset {subset}" if subset else "")]
     for col in factor_columns(ds):
         counts = md[col].value_counts().sort_index()
@@ -61,20 +61,22 @@ def describe(root: Path, max_values: int = 25) -> str:
     lines.append("images per class:")
     for label, n in md["label"].value_counts().sort_index().items():
         lines.append(f"  {label} (ImageNet {' '.join(map(str, ds.imagenet.get(label, ()))) or '-'}): {n}")
+    lines += [f"note: {note}" for note in getattr(ds, "notes", ())]
     return "\n".join(lines)
 
 
 @click.command()
 @click.argument("dataset_arg", metavar="[DATASET]", required=False,
-                type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--dataset", "dataset_opt", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The dataset folder (or give it as the argument).")
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--dataset", "dataset_opt", type=click.Path(exists=True, path_type=Path),
+              help="The dataset folder (or give it as the argument, as before).")
 @click.option("--max-values", type=int, default=25, show_default=True,
               help="Factor values listed per column before eliding.")
 def info(dataset_arg: Path | None, dataset_opt: Path | None, max_values: int) -> None:
     """Print counts per factor value and per class of DATASET (or --dataset DIR).
 
-    Works on siscore builds and on the official SI-SCORE downloads.
+    Works on siscore builds and on the official SI-SCORE downloads: the subset
+    folder, the folder a zip was unpacked into, or the zip itself.
     """
     from siscore.dataset import DatasetError
 
