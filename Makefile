@@ -16,9 +16,10 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 demo: install  ## render the location subset from the embedded assets into data/location
 	$(VENV)/bin/siscore build --subset location --out data/location --jobs $(JOBS)
-	$(VENV)/bin/siscore info data/location --max-values 5
+	$(VENV)/bin/siscore info --dataset data/location --max-values 5
 
 test: install  ## the test suite (what CI runs)
+	@command -v pdftoppm >/dev/null 2>&1 || echo "note: pdftoppm is missing, the report's PDF render tests will skip; install poppler-utils (Debian/Ubuntu: sudo apt-get install poppler-utils)"
 	$(PY) -m pytest -n $(JOBS) --durations=15
 
 lint: install

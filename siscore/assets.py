@@ -1,14 +1,18 @@
 """Asset libraries: foreground cut-outs and background photographs.
 
 Foregrounds: ``DIR/<label>/<file>.png`` (RGBA). Backgrounds: a flat folder of
-jpg/png/webp. Every file is decoded and checked once when the library is
-scanned; a bad file is skipped with a reason (never fatal), and the reason is
-reported in the build summary and in ``dataset.json``.
+jpg/png/webp. Every file is checked once when the library is scanned (decoded
+when it has at most :data:`FULL_CHECK_PIXELS` pixels; a larger one has its
+header and chunk checksums read, or a JPEG is decoded at 1/8 scale, so a huge
+image costs neither gigabytes nor seconds). A bad file, a broken symbolic link,
+a link loop or a folder where a file should be is skipped with a reason (never
+fatal), and the reason is reported in the build summary and in ``dataset.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 from collections.abc import Mapping
@@ -20,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from siscore.errors import ParamError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 # files and folders that siscore's own tools (extract, backgrounds filter) or a licence note put
 # beside an asset library: not assets, and not worth reporting
@@ -28,9 +34,11 @@ COMPANIONS = frozenset({"foregrounds.csv", "extract_report.csv", "label_map.csv"
 FOREGROUND_EXTENSIONS = (".png", ".webp")
 
 Image.MAX_IMAGE_PIXELS = 200_000_000
+FULL_CHECK_PIXELS = 4096 * 4096
+"""Images up to this many pixels are decoded when scanned; larger ones are checked lazily."""
 
 
-class AssetError(ValueError):
+class AssetError(ParamError):
     """An asset file that cannot be used; the message names the file and the reason."""
 
 
@@ -103,10 +111,7 @@ def _open(path: str) -> Image.Image:
 def load_foreground(path: str) -> np.ndarray:
     """Decode a cut-out as straight RGBA (HxWx4 uint8); ``AssetError`` if unusable."""
     img = _open(path)
-    has_alpha = img.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
-        img.mode in ("P", "L", "RGB") and "transparency" in img.info
-    )
-    if not has_alpha:
+    if not _has_alpha(img):
         raise AssetError(
             f"{path}: no alpha channel (mode {img.mode}); foregrounds must be RGBA cut-outs "
             "with a transparent background"
@@ -137,23 +142,98 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _kind(entry: os.DirEntry) -> str:
+    """``file``, ``dir``, or why the entry is neither: a broken link, a link loop, ..."""
+    try:
+        if entry.is_dir():
+            return "dir"
+        if entry.is_file():
+            return "file"
+        os.stat(entry.path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if exc.errno == errno.ENOENT and entry.is_symlink():
+            return "broken symbolic link (its target does not exist)"
+        return f"unreadable ({exc.strerror})"
+    return "not a regular file"
+
+
+def _entries(folder: Path) -> list[tuple[os.DirEntry, str]]:
+    """The entries of ``folder`` worth looking at, sorted by name, each with its kind."""
+    return [(e, _kind(e)) for e in sorted(os.scandir(folder), key=lambda e: e.name)
+            if not e.name.startswith(".") and e.name not in COMPANIONS]
+
+
 def _files(folder: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[Skipped]]:
     files, skipped = [], []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.startswith(".") or entry.name in COMPANIONS:
-            continue
-        if entry.is_file() and entry.name.lower().endswith(extensions):
+    try:
+        entries = _entries(folder)
+    except OSError as exc:
+        return [], [Skipped(str(folder), f"folder unreadable ({exc.strerror})")]
+    for entry, kind in entries:
+        if kind == "file" and entry.name.lower().endswith(extensions):
             files.append(Path(entry.path))
-        elif entry.is_file():
+        elif kind == "file":
             skipped.append(Skipped(entry.path, f"not an image file (expected {'/'.join(extensions)})"))
+        elif kind == "dir":
+            skipped.append(Skipped(entry.path, "a folder, not an image file (sub-folders are not read)"))
+        else:
+            skipped.append(Skipped(entry.path, kind))
     return files, skipped
 
 
-def _check_dir(folder: Path, option: str) -> None:
-    if not folder.exists():
-        raise AssetError(f"{option} {folder}: folder does not exist")
+def _check_dir(folder: Path, param: str) -> None:
+    try:
+        os.stat(folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AssetError("symbolic link loop", param=param, value=folder) from None
+        if exc.errno == errno.ENOENT:
+            raise AssetError("folder does not exist", param=param, value=folder) from None
+        raise AssetError(f"cannot read it ({exc.strerror})", param=param, value=folder) from None
     if not folder.is_dir():
-        raise AssetError(f"{option} {folder}: not a folder")
+        raise AssetError("not a folder", param=param, value=folder)
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+        img.mode in ("P", "L", "RGB") and "transparency" in img.info
+    )
+
+
+def checked_size(path: str, foreground: bool) -> tuple[int, int]:
+    """(width, height) of a usable asset as displayed; ``AssetError`` if it is unusable.
+
+    Decodes images of at most :data:`FULL_CHECK_PIXELS` pixels in full; a larger one is
+    checked from its header and chunk checksums (PNG) or decoded at 1/8 scale (JPEG).
+    """
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > FULL_CHECK_PIXELS:
+                if foreground and not _has_alpha(img):
+                    raise AssetError(f"{path}: no alpha channel (mode {img.mode}); foregrounds must "
+                                     "be RGBA cut-outs with a transparent background")
+                orientation = 1
+                if img.format != "PNG" or "exif" in img.info:  # a PNG's getexif() decodes it
+                    with contextlib.suppress(Exception):
+                        orientation = img.getexif().get(0x0112, 1)
+                if img.format == "JPEG":
+                    img.draft("RGB", (w // 8, h // 8))
+                    img.load()
+                else:  # every chunk's checksum: truncation and corruption, nothing decompressed
+                    with Image.open(path) as fresh:
+                        fresh.verify()
+                return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    except FileNotFoundError:
+        raise AssetError(f"{path}: file not found") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, AssetError):
+            raise
+        raise AssetError(f"{path}: unreadable or truncated image ({exc})") from None
+    pixels = load_foreground(path) if foreground else load_background(path)
+    return pixels.shape[1], pixels.shape[0]
 
 
 def scan_foregrounds(
@@ -165,14 +245,15 @@ def scan_foregrounds(
     ``foreground_class`` and ``foreground_instance`` indices are stable.
     """
     folder = Path(folder)
-    _check_dir(folder, "--foregrounds")
+    _check_dir(folder, "foregrounds")
     candidates: list[tuple[str, Path]] = []
     skipped: list[Skipped] = []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.startswith(".") or entry.name in COMPANIONS:
-            continue
-        if not entry.is_dir():
+    for entry, kind in _entries(folder):
+        if kind == "file":
             skipped.append(Skipped(entry.path, "not inside a class folder (expected DIR/<label>/<file>.png)"))
+            continue
+        if kind != "dir":
+            skipped.append(Skipped(entry.path, kind))
             continue
         files, bad = _files(Path(entry.path), FOREGROUND_EXTENSIONS)
         skipped += bad
@@ -185,11 +266,10 @@ def scan_foregrounds(
     def check(item: tuple[str, Path]) -> Foreground | Skipped:
         label, path = item
         try:
-            rgba = load_foreground(str(path))
+            size = checked_size(str(path), foreground=True)
         except AssetError as exc:
             return Skipped(str(path), str(exc).split(": ", 1)[-1])
-        h, w = rgba.shape[:2]
-        return Foreground(label, path.name, str(path), (w, h), sha256_file(path), tuple(label_map[label]))
+        return Foreground(label, path.name, str(path), size, sha256_file(path), tuple(label_map[label]))
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         results = list(pool.map(check, candidates))
@@ -207,18 +287,17 @@ def scan_backgrounds(
     resolution to render) is skipped: it would have to be upscaled.
     """
     folder = Path(folder)
-    _check_dir(folder, "--backgrounds")
+    _check_dir(folder, "backgrounds")
     files, skipped = _files(folder, IMAGE_EXTENSIONS)
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.is_dir() and not entry.name.startswith(".") and entry.name not in COMPANIONS:
-            skipped.append(Skipped(entry.path, "sub-folder ignored (backgrounds are a flat folder)"))
+    skipped = [Skipped(s.path, "sub-folder ignored (backgrounds are a flat folder)")
+               if s.reason.startswith("a folder") and not s.path.lower().endswith(IMAGE_EXTENSIONS)
+               else s for s in skipped]
 
     def check(path: Path) -> Background | Skipped:
         try:
-            rgb = load_background(str(path))
+            w, h = checked_size(str(path), foreground=False)
         except AssetError as exc:
             return Skipped(str(path), str(exc).split(": ", 1)[-1])
-        h, w = rgb.shape[:2]
         if min(w, h) < min_side:
             return Skipped(
                 str(path), f"too small ({w}x{h}): its square crop is below the {min_side} px resolution"

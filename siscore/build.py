@@ -11,7 +11,9 @@ on disk, and the merged result is byte-identical to an uninterrupted build.
 from __future__ import annotations
 
 import contextlib
+import errno
 import multiprocessing as mp
+import numbers
 import os
 import pickle
 import platform
@@ -27,10 +29,11 @@ from typing import Any
 from siscore import __version__
 from siscore.assets import Skipped, embedded_assets, scan_backgrounds, scan_foregrounds
 from siscore.compose import CROP_MODES, encode
-from siscore.factors import SUBSETS, ConfigError, Grid
+from siscore.factors import MAX_IMAGES, SUBSETS, ConfigError, Grid
 from siscore.interventions.registry import install_snapshot, registry_snapshot
 from siscore.labels import LabelMapError, load_label_map
 from siscore.plan import Chunking, Plan
+from siscore.progress import progress_bar
 from siscore.render import Renderer
 from siscore.write import OutputDir, atomic_write
 
@@ -135,11 +138,11 @@ def _resolve(
 ) -> tuple[Grid, float, str | None]:
     if isinstance(grid, str):
         if grid not in SUBSETS:
-            raise ConfigError(f"--subset {grid!r}: choose one of {', '.join(SUBSETS)}")
+            raise ConfigError(f"choose one of {', '.join(SUBSETS)}", param="grid", value=grid, option="--subset")
         subset = SUBSETS[grid]
         return subset.grid, subset.min_pct_inside if min_pct_inside is None else min_pct_inside, grid
     if not isinstance(grid, Grid):
-        raise ConfigError(f"expected a Grid or a subset name, got {type(grid).__name__}")
+        raise ConfigError(f"expected a Grid or a subset name, got {type(grid).__name__}", param="grid")
     return grid, 0.0 if min_pct_inside is None else min_pct_inside, None
 
 
@@ -150,11 +153,11 @@ def _parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
         try:
             i, n = (int(p) for p in shard.split("/"))
         except ValueError:
-            raise ConfigError(f"--shard {shard!r}: write it as I/N, e.g. 0/4") from None
+            raise ConfigError("write it as I/N, e.g. 0/4", param="shard", value=shard) from None
     else:
         i, n = shard
     if not (n >= 1 and 0 <= i < n):
-        raise ConfigError(f"--shard {i}/{n}: I must be in 0..N-1")
+        raise ConfigError("I must be in 0..N-1", param="shard", value=f"{i}/{n}")
     return i, n
 
 
@@ -175,7 +178,7 @@ def make_plan(
     try:
         labels = load_label_map(label_map)
     except LabelMapError as exc:
-        raise ConfigError(f"--label-map: {exc}") from None
+        raise ConfigError(f"label map: {exc}") from None
     min_side = max(max(r) for r in grid.resolution.values)
     fgs, skipped = scan_foregrounds(fg_dir, labels)
     bgs, bg_skipped = scan_backgrounds(bg_dir, min_side=min_side)
@@ -183,11 +186,13 @@ def make_plan(
         Skipped(os.path.relpath(s.path, bg_dir), s.reason) for s in bg_skipped
     ]
     if not fgs:
-        raise ConfigError(f"--foregrounds {fg_dir}: no usable foreground (expected DIR/<label>/<file>.png); "
-                          + "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]))
+        raise ConfigError("no usable foreground (expected DIR/<label>/<file>.png); "
+                          + "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]),
+                          param="foregrounds", value=fg_dir)
     if not bgs:
-        raise ConfigError(f"--backgrounds {bg_dir}: no usable background image; "
-                          + "; ".join(f"{s.path}: {s.reason}" for s in bg_skipped[:5]))
+        raise ConfigError("no usable background image; "
+                          + "; ".join(f"{s.path}: {s.reason}" for s in bg_skipped[:5]),
+                          param="backgrounds", value=bg_dir)
     plan = Plan(grid, fgs, bgs, seed=seed, bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct_inside)
     return plan, skipped
 
@@ -210,28 +215,48 @@ def build(
     dry_run: bool = False,
     progress: bool = True,
     cache_mb: int = 256,
+    max_images: int = MAX_IMAGES,
 ) -> BuildResult:
     """Render ``grid`` (a :class:`Grid` or a subset name) into the dataset folder ``out``.
 
     Deterministic (the same inputs and seed give byte-identical files whatever
     ``jobs`` is), resumable (run it again after an interruption) and parallel.
-    Configuration errors raise :class:`ConfigError` before any work starts.
+    Configuration errors raise :class:`ConfigError`, naming the parameter, before any
+    work starts; so does a plan of more than ``max_images`` images. One build at a time
+    writes to ``out`` (a second one raises :class:`ConfigError`); a full disk raises
+    :class:`ConfigError` too, leaving nothing partial under a final name.
     """
     t0 = time.perf_counter()
     grid, min_pct, subset = _resolve(grid, min_pct_inside)
+    for name, value in (("seed", seed), ("bgs_per_fg", bgs_per_fg), ("quality", quality),
+                        ("jobs", jobs), ("max_images", max_images), ("cache_mb", cache_mb)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ConfigError("must be an integer", param=name, value=value)
+    if isinstance(min_pct, bool) or not isinstance(min_pct, numbers.Real):
+        raise ConfigError("must be a number in [0, 1]", param="min_pct_inside", value=min_pct)
+    seed, bgs_per_fg, quality, jobs = int(seed), int(bgs_per_fg), int(quality), int(jobs)  # NumPy ints too
     if fmt not in ("jpg", "png"):
-        raise ConfigError(f"--format {fmt!r}: choose jpg or png")
+        raise ConfigError("choose jpg or png", param="fmt", value=fmt, option="--format")
     if not 1 <= quality <= 100:
-        raise ConfigError(f"--quality {quality}: must be in 1..100")
+        raise ConfigError("must be in 1..100", param="quality", value=quality)
     if jobs < 1:
-        raise ConfigError(f"--jobs {jobs}: must be at least 1")
+        raise ConfigError("must be at least 1", param="jobs", value=jobs)
     if crop not in CROP_MODES:
-        raise ConfigError(f"--bg-crop {crop!r}: choose one of {', '.join(CROP_MODES)}")
+        raise ConfigError(f"choose one of {', '.join(CROP_MODES)}", param="crop", value=crop, option="--bg-crop")
     shard_ = _parse_shard(shard)
     plan, skipped = make_plan(
         grid, foregrounds=foregrounds, backgrounds=backgrounds, seed=seed,
         bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct, label_map=label_map,
     )
+    if plan.size > max_images:
+        raise ConfigError(
+            f"the plan has {plan.size:,} images ({plan.size // len(plan.pairs):,} grid cells x "
+            f"{len(plan.pairs)} foreground/background pairs), more than this limit; raise it to "
+            "build such a dataset", param="max_images", value=max_images)
+    if dry_run:  # counted per geometry, not per image: instant for any allowed plan
+        kept, per_class = plan.kept_counts()
+        return BuildResult(Path(out), plan.size, kept, plan.size - kept, skipped_assets=skipped,
+                           per_class=per_class)
     chunking = Chunking.for_plan(plan)
     n_chunks = len(chunking)
     kept_per_chunk = [0] * n_chunks
@@ -243,9 +268,6 @@ def build(
     kept = sum(kept_per_chunk)
     result = BuildResult(Path(out), plan.size, kept, plan.size - kept, skipped_assets=skipped,
                          per_class=dict(sorted(per_class.items())))
-    if dry_run:
-        return result
-
     spec = {
         "siscore_version": __version__,
         "subset": subset,
@@ -263,11 +285,45 @@ def build(
     }
     snapshot = _snapshot(grid, jobs)  # a configuration error: before anything is written
     target = OutputDir(out)
-    if target.is_complete() and target.existing_spec() == spec:
-        result.reused, result.complete = kept, True
-        return result
-    target.prepare(spec, plan.classes)
+    with target.lock(), _output_errors(target.root):
+        if target.is_complete() and target.existing_spec() == spec:
+            result.reused, result.complete = kept, True
+            return result
+        target.prepare(spec, plan.classes)
+        _render(target, plan, chunking, kept_per_chunk, shard_, spec, skipped, result,
+                jobs=jobs, fmt=fmt, quality=quality, crop=crop, cache_mb=cache_mb, snapshot=snapshot,
+                progress=progress)
+    result.seconds = result.seconds or (time.perf_counter() - t0)
+    return result
 
+
+@contextlib.contextmanager
+def _output_errors(out: Path) -> Iterator[None]:
+    """A full disk (or a write refused under ``out``) as one :class:`ConfigError`."""
+    try:
+        yield
+    except OSError as exc:
+        name = str(exc.filename or "")
+        inside = bool(name) and Path(os.path.abspath(name)).is_relative_to(os.path.abspath(out))
+        if exc.errno in _DISK_FULL or (inside and exc.errno in _REFUSED):
+            raise ConfigError(
+                f"cannot write there ({exc.strerror}); free some space (or fix its permissions) and "
+                "run the same command again: it resumes, nothing partial was kept",
+                param="out", value=out) from None
+        raise
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: list[int],
+            shard_: tuple[int, int] | None, spec: dict[str, Any], skipped: list[Skipped],
+            result: BuildResult, *, jobs: int, fmt: str, quality: int, crop: str, cache_mb: int,
+            snapshot: dict, progress: bool) -> None:
+    """Render the tasks still to do (of this shard) and finish the dataset when all are done."""
+    n_chunks = len(chunking)
+    kept = sum(kept_per_chunk)
     todo = [c for c in range(n_chunks)
             if (shard_ is None or c % shard_[1] == shard_[0]) and not target.chunk_done(c)]
     done_before = sum(kept_per_chunk[c] for c in range(n_chunks) if target.chunk_done(c))
@@ -306,8 +362,6 @@ def build(
                         spec["label_map"], [b.name for b in plan.backgrounds],
                         info)
         result.complete = True
-    result.seconds = result.seconds or (time.perf_counter() - t0)
-    return result
 
 
 def _pool_context() -> mp.context.BaseContext:
@@ -377,12 +431,7 @@ def _snapshot(grid: Grid, jobs: int) -> dict:
 
 
 def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="img", desc="rendering", file=sys.stderr, dynamic_ncols=True,
-                smoothing=0.1)
+    return progress_bar(total, "rendering", "img", enabled=enabled, smoothing=0.1)
 
 
 def _consume(results: Any, bar: Any, result: BuildResult) -> None:

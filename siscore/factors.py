@@ -22,10 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from siscore.errors import ParamError
 from siscore.interventions.registry import get_intervention
 
+MAX_IMAGES = 10_000_000
+"""Default limit on the images of one build (``max_images`` / ``--max-images`` raise it)."""
 
-class ConfigError(ValueError):
+
+class ConfigError(ParamError):
     """A grid or build configuration that cannot be used (raised before any work)."""
 
 
@@ -68,11 +72,19 @@ def clean(value: Any) -> str:
 
 def inclusive_range(start: float, stop: float, step: float) -> list[float]:
     """``start, start+step, ..., stop`` (inclusive) as clean decimals."""
+    d0, ds = Decimal(str(start)), Decimal(str(step))
+    return [float(d0 + i * ds) for i in range(range_length(start, stop, step))]
+
+
+def range_length(start: Any, stop: Any, step: Any, name: str = "range") -> int:
+    """How many values ``inclusive_range(start, stop, step)`` has, computed without listing them."""
+    for key, v in (("start", start), ("stop", stop), ("step", step)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ConfigError(f"factor {name!r}: range {key} {v!r} is not a finite number")
     if step <= 0:
-        raise ConfigError(f"range step must be positive, got {step}")
+        raise ConfigError(f"factor {name!r}: range step must be positive, got {step}")
     d0, d1, ds = Decimal(str(start)), Decimal(str(stop)), Decimal(str(step))
-    n = int((d1 - d0) / ds) + 1
-    return [float(d0 + i * ds) for i in range(n)]
+    return max(0, int((d1 - d0) / ds) + 1)
 
 
 def _as_float(name: str, v: Any) -> float:
@@ -220,12 +232,24 @@ class Grid:
         return out
 
     @classmethod
-    def from_dict(cls, spec: Mapping[str, Any]) -> Grid:
+    def from_dict(cls, spec: Mapping[str, Any], max_cells: int = MAX_IMAGES) -> Grid:
         """Build a grid from a mapping (e.g. the ``[grid]`` table of a TOML file).
 
         A value is a list, or a range table ``{start, stop, step}`` (inclusive);
         ``location`` may also be ``{x = ..., y = ...}`` (their cross product, x outer).
+        The grid is counted before any value list is made: more than ``max_cells``
+        cells raise :class:`ConfigError` (a build renders at least one image per cell).
         """
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"[grid] must be a table of factor = values, got {spec!r}")
+        if not spec:
+            raise ConfigError("[grid] is empty; name at least one factor (e.g. area = [0.1, 0.2])")
+        cells = grid_cells(spec)
+        if cells > max_cells:
+            raise ConfigError(
+                f"the grid has {cells:,} cells (images per foreground/background pair), more "
+                "than this limit; raise it to build such a grid", param="max_cells", value=max_cells,
+                option="--max-images")
         kwargs: dict[str, Any] = {}
         for name, raw in spec.items():
             if name == "location" and isinstance(raw, Mapping) and {"x", "y"} <= set(raw):
@@ -238,6 +262,28 @@ class Grid:
     def __repr__(self) -> str:
         parts = [f"{f.name}={len(f)} values" for f in (*self.factors, self.resolution)]
         return f"Grid({', '.join(parts)})"
+
+
+def grid_cells(spec: Mapping[str, Any]) -> int:
+    """Cells of the grid a ``[grid]`` mapping describes, counted without listing any value."""
+    cells = 1
+    for name, raw in spec.items():
+        if name == "location" and isinstance(raw, Mapping) and {"x", "y"} <= set(raw):
+            cells *= _count(name + ".x", raw["x"]) * _count(name + ".y", raw["y"])
+        else:
+            cells *= _count(name, raw)
+    return cells
+
+
+def _count(name: str, raw: Any) -> int:
+    if isinstance(raw, Mapping):
+        missing = {"start", "stop", "step"} - set(raw)
+        if missing:
+            raise ConfigError(f"factor {name!r}: a range needs start, stop and step (missing {sorted(missing)})")
+        return range_length(raw["start"], raw["stop"], raw["step"], name)
+    if isinstance(raw, (list, tuple)):
+        return len(raw)
+    raise ConfigError(f"factor {name!r}: expected a list of values or a range table, got {raw!r}")
 
 
 def _values(name: str, raw: Any) -> list[Any]:
@@ -294,26 +340,55 @@ def _paper_subsets() -> dict[str, Subset]:
 SUBSETS: dict[str, Subset] = _paper_subsets()
 
 
-def load_config(path: str | Path) -> tuple[Grid, dict[str, Any]]:
-    """Read a TOML build configuration: a ``[grid]`` table and optional ``[build]`` options."""
+BUILD_OPTIONS: dict[str, tuple[tuple[type, ...], str]] = {
+    "seed": ((int,), "an integer"),
+    "bgs_per_fg": ((int,), "an integer"),
+    "min_pct_inside": ((int, float), "a number"),
+}
+"""The ``[build]`` keys of a configuration file, their types and how to say them."""
+
+
+def load_config(path: str | Path, max_images: int = MAX_IMAGES) -> tuple[Grid, dict[str, Any]]:
+    """Read a TOML build configuration: a ``[grid]`` table and optional ``[build]`` options.
+
+    Every error is a :class:`ConfigError` naming the file and the key; a grid of more
+    than ``max_images`` cells is refused before its values are listed.
+    """
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
     path = Path(path)
+
+    def error(detail: str) -> ConfigError:
+        return ConfigError(detail, param="path", value=path, option="--config")
+
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except OSError as exc:
-        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror})") from None
+        raise error(f"cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise error("not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--config {path}: not valid TOML ({exc})") from None
+        raise error(f"not valid TOML ({exc})") from None
     if "grid" not in data:
-        raise ConfigError(f"--config {path}: no [grid] table (see examples/grid.toml)")
+        raise error("no [grid] table (see examples/grid.toml)")
     unknown = set(data) - {"grid", "build"}
     if unknown:
-        raise ConfigError(f"--config {path}: unknown table(s) {sorted(unknown)}; use [grid] and [build]")
+        raise error(f"unknown table(s) {sorted(unknown)}; use [grid] and [build]")
+    options = data.get("build", {})
+    if not isinstance(options, dict):
+        raise error(f"[build] must be a table of options, got {options!r}")
+    for key, value in options.items():
+        if key not in BUILD_OPTIONS:
+            raise error(f"unknown [build] option {key!r}; known: {', '.join(BUILD_OPTIONS)}")
+        types, said = BUILD_OPTIONS[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise error(f"[build] {key} = {value!r} must be {said}")
     try:
-        grid = Grid.from_dict(data["grid"])
+        grid = Grid.from_dict(data["grid"], max_cells=max_images)
     except ConfigError as exc:
-        raise ConfigError(f"--config {path}: {exc}") from None
-    return grid, dict(data.get("build", {}))
+        if exc.param == "max_cells":
+            raise ConfigError(f"{path}: {exc.detail}", param="max_images", value=max_images) from None
+        raise error(exc.detail) from None
+    return grid, dict(options)

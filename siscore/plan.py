@@ -38,11 +38,11 @@ def sample_backgrounds(
     ``label/name``, so adding or removing other foregrounds changes nothing for it.
     """
     if per_fg < 1:
-        raise ConfigError(f"--bgs-per-fg must be at least 1, got {per_fg}")
+        raise ConfigError("must be at least 1", param="bgs_per_fg", value=per_fg)
     if per_fg > n_backgrounds:
         raise ConfigError(
-            f"--bgs-per-fg {per_fg} is larger than the {n_backgrounds} usable backgrounds; "
-            "lower it or add backgrounds"
+            f"is larger than the {n_backgrounds} usable backgrounds; lower it or add backgrounds",
+            param="bgs_per_fg", value=per_fg,
         )
     pairs = []
     for i, fg in enumerate(foregrounds):
@@ -82,7 +82,7 @@ class Plan:
         if not backgrounds:
             raise ConfigError("no usable backgrounds (see the skipped assets above)")
         if not 0.0 <= min_pct_inside <= 1.0:
-            raise ConfigError(f"--min-pct-inside must be in [0, 1], got {min_pct_inside}")
+            raise ConfigError("must be in [0, 1]", param="min_pct_inside", value=min_pct_inside)
         self.grid = grid
         self.foregrounds = list(foregrounds)
         self.backgrounds = list(backgrounds)
@@ -167,9 +167,30 @@ class Plan:
             row += [clean((records or {}).get(col, "")) for col in f.columns[1:]]
         return row
 
+    def kept_counts(self) -> tuple[int, dict[str, int]]:
+        """Images kept, in all and per class, counted once per geometry (location, area,
+        rotation, foreground, resolution): interventions and backgrounds do not move objects."""
+        from collections import Counter
+        from itertools import product
+
+        geometry = self.grid.factors[:3]
+        assert [f.name for f in geometry] == ["location", "area", "rotation"]
+        repeat = math.prod(len(f) for f in self.grid.factors[3:])
+        pairs_of = Counter(fg for fg, _ in self.pairs)
+        per_class: Counter[str] = Counter()
+        for (x, y), area, angle in product(*(f.values for f in geometry)):
+            for fg_i, n_pairs in pairs_of.items():
+                fg = self.foregrounds[fg_i]
+                for res in self.grid.resolution.values:
+                    p = self._place(fg.size, res, area, angle, x, y)
+                    w, h = p.size
+                    if w > 0 and h > 0 and p.pct_inside >= self.min_pct_inside:
+                        per_class[fg.label] += repeat * n_pairs
+        return sum(per_class.values()), dict(sorted(per_class.items()))
+
     def counts(self) -> dict[str, int]:
         """Images kept and filtered out (geometry only: no pixels are read)."""
-        kept = sum(1 for it in self.items() if self.is_kept(it))
+        kept = self.kept_counts()[0]
         return {"planned": self.size, "kept": kept, "filtered": self.size - kept}
 
 

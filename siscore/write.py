@@ -23,28 +23,54 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from siscore.factors import ConfigError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no folder lock
+    fcntl = None  # type: ignore[assignment]
+
 STATE_DIR = ".siscore"
 
 
+@contextlib.contextmanager
+def _removed_on_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+
+
 def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file (unique to this process) and a
+    rename; a failed write (disk full) removes the temporary file."""
     tmp = tmp_dir / f"{os.getpid()}-{path.name}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def atomic_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` through a hidden temporary file beside it and a rename."""
+    tmp = _tmp_name(path)
+    with _removed_on_error(tmp):
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def csv_text(rows: Iterable[Iterable[Any]]) -> str:
@@ -71,8 +97,9 @@ class OutputDir:
             if path.exists():
                 try:
                     return json.loads(path.read_text("utf-8"))["spec"]
-                except (ValueError, KeyError):
-                    raise ConfigError(f"{path}: unreadable; remove it or choose another --out") from None
+                except (ValueError, KeyError, OSError):
+                    raise ConfigError(f"{path.relative_to(self.root)} is unreadable; remove it or "
+                                      "choose another folder", param="out", value=self.root) from None
         return None
 
     def is_complete(self) -> bool:
@@ -84,30 +111,62 @@ class OutputDir:
         if previous is not None and previous != spec:
             changed = sorted(k for k in set(spec) | set(previous) if spec.get(k) != previous.get(k))
             raise ConfigError(
-                f"--out {self.root}: holds a build with a different specification "
-                f"(differs in: {', '.join(changed)}); choose another --out or delete it"
+                f"holds a build with a different specification (differs in: {', '.join(changed)}); "
+                "choose another folder or delete it", param="out", value=self.root,
             )
         if previous is None and self.root.exists() and any(
             e.name != STATE_DIR for e in os.scandir(self.root)
         ):
             raise ConfigError(
-                f"--out {self.root}: folder exists and is not empty; choose a new folder "
-                "(siscore only resumes its own builds)"
+                "folder exists and is not empty; choose a new folder (siscore only resumes its "
+                "own builds)", param="out", value=self.root,
             )
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
             self.tmp.mkdir(exist_ok=True)
-            for label in labels:
-                (self.root / label).mkdir(exist_ok=True)
             probe = self.tmp / "probe"
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:
-            raise ConfigError(f"--out {self.root}: cannot write there ({exc.strerror})") from None
-        for stale in self.tmp.iterdir():  # left by a killed build
-            stale.unlink()
-        if previous is None:
+            raise ConfigError(f"cannot write there ({exc.strerror})", param="out", value=self.root) from None
+        # left by killed builds (this process holds the lock: no other build is running)
+        for stale in [*self.tmp.iterdir(), *self.root.glob(".*.tmp")]:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        (self.state / "pid").write_text(f"{os.getpid()}\n")
+        if previous is None:  # before anything else is created: the folder is then ours to resume
             atomic_text(self.state / "spec.json", json.dumps({"spec": spec}, indent=1, sort_keys=True))
+        for label in labels:
+            (self.root / label).mkdir(exist_ok=True)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for this process while it builds (an OS lock on the folder itself,
+        released when the process ends, however it ends); a second build into the same
+        folder raises :class:`ConfigError` naming the process that holds it."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError("a file, not a folder; choose a folder", param="out", value=self.root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root, os.O_RDONLY)
+        except OSError as exc:
+            raise ConfigError(f"cannot write there ({exc.strerror})", param="out",
+                              value=self.root) from None
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = "unknown"
+                    with contextlib.suppress(OSError):
+                        holder = (self.state / "pid").read_text().strip() or holder
+                    raise ConfigError(
+                        f"another build (process {holder}) is writing to this folder; wait for it to "
+                        "finish or stop it, then run again (it resumes)", param="out", value=self.root,
+                    ) from None
+            yield
+        finally:
+            os.close(fd)
 
     # -- chunks -----------------------------------------------------------------------------
     def part_path(self, chunk: int) -> Path:
@@ -137,8 +196,8 @@ class OutputDir:
         ``groups`` lists, in id order, the chunks whose (individually sorted) rows
         interleave; each group is merged by image id, streaming.
         """
-        tmp = self.root / ".metadata.csv.tmp"
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
+        tmp = _tmp_name(self.root / "metadata.csv")
+        with _removed_on_error(tmp), open(tmp, "w", encoding="utf-8", newline="") as out:
             out.write(",".join(header) + "\n")
             for chunks in groups:
                 with contextlib.ExitStack() as stack:

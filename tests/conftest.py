@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO.parent / "shared" / "data" / "si-score-samples"
+# the SI-SCORE sample assets (not redistributed here): $SISCORE_SAMPLES, else ../shared/data/...
+SAMPLES = Path(os.environ.get("SISCORE_SAMPLES") or REPO.parent / "shared" / "data" / "si-score-samples")
 
 
 @pytest.fixture(scope="session")
 def samples() -> Path:
     """The 9 foregrounds and 8 backgrounds of the original SI-SCORE release (read-only)."""
     if not (SAMPLES / "foregrounds").is_dir():
-        pytest.skip("../shared/data/si-score-samples is absent")
+        pytest.skip(f"SI-SCORE sample assets absent ({SAMPLES}); set SISCORE_SAMPLES (README: Development)")
     return SAMPLES
 
 

@@ -171,8 +171,8 @@ def test_bad_options_fail_before_any_work(lib, tmp_path) -> None:
     out = tmp_path / "ds"
     common = ["--foregrounds", str(lib[0]), "--backgrounds", str(lib[1]), "--out", str(out)]
     for args, message in [
-        (["--subset", "location", "--bgs-per-fg", "9"], "--bgs-per-fg 9 is larger than the 3"),
-        (["--subset", "location", "--min-pct-inside", "2"], "--min-pct-inside must be in [0, 1]"),
+        (["--subset", "location", "--bgs-per-fg", "9"], "--bgs-per-fg 9: is larger than the 3"),
+        (["--subset", "location", "--min-pct-inside", "2"], "--min-pct-inside 2.0: must be in [0, 1]"),
         (["--subset", "location", "--quality", "0"], "--quality 0"),
         (["--subset", "location", "--shard", "3/2"], "--shard 3/2"),
         (["--subset", "location", "--resolution", "big"], "--resolution 'big'"),

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from siscore.cli.common import fail, parse_resolution, run_guarded
+from siscore.cli.common import fail, load_plugins, parse_resolution, run_guarded
+from siscore.factors import MAX_IMAGES
 
 
 @click.command(context_settings={"show_default": True})
@@ -42,11 +43,15 @@ from siscore.cli.common import fail, parse_resolution, run_guarded
               help="Render only part I of N (I/N, e.g. 0/4) of the plan; run all shards into "
                    "the same --out, then once without --shard to finish.")
 @click.option("--plugin", "plugins", multiple=True,
-              help="Import this Python module first (registers custom interventions).")
+              help="Import this Python module or .py file first (registers custom interventions).")
+@click.option("--max-images", type=click.IntRange(min=1), default=MAX_IMAGES,
+              help="Refuse a build (or a --config grid) of more images than this; raise it "
+                   "for a bigger dataset.")
 @click.option("--dry-run", is_flag=True, help="Print how many images would be written; render nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_per_fg, resolution,
-          min_pct_inside, fmt, quality, bg_crop, jobs, shard, plugins, dry_run, quiet) -> None:
+          min_pct_inside, fmt, quality, bg_crop, jobs, shard, plugins, max_images, dry_run,
+          quiet) -> None:
     """Render a SI-SCORE subset (or any grid) into a dataset folder.
 
     With --dry-run and no --subset, prints the counts of all three subsets.
@@ -63,14 +68,9 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
     """
     from siscore.build import build as run_build
     from siscore.factors import SUBSETS, load_config
-    from siscore.interventions import load_plugin
 
     def go() -> None:
-        for module in plugins:
-            try:
-                load_plugin(module)
-            except ValueError as exc:
-                fail(str(exc))
+        load_plugins(plugins)
         if subset is not None and config is not None:
             fail("give only one of --subset or --config")
         if subset is None and config is None and not dry_run:
@@ -80,11 +80,7 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
         opts = {"seed": seed, "bgs_per_fg": bgs_per_fg, "min_pct_inside": min_pct_inside}
         targets: list[tuple[str, object]] = []
         if config is not None:
-            grid, options = load_config(config)
-            unknown = set(options) - set(opts)
-            if unknown:
-                fail(f"--config {config}: unknown [build] option(s) {sorted(unknown)}; "
-                     f"known: {', '.join(sorted(opts))}")
+            grid, options = load_config(config, max_images=max_images)
             for key, value in options.items():  # the command line wins over the file
                 if click.get_current_context().get_parameter_source(key).name == "DEFAULT":
                     opts[key] = value
@@ -101,7 +97,8 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
                     grid = SUBSETS[grid].grid
                 resized.append((name, grid.with_resolution([res])))
             targets = resized
-        common = dict(foregrounds=foregrounds, backgrounds=backgrounds, label_map=label_map, **opts)
+        common = dict(foregrounds=foregrounds, backgrounds=backgrounds, label_map=label_map,
+                      max_images=max_images, **opts)
         if dry_run:
             for name, grid in targets:
                 r = run_build(grid, out or Path("."), dry_run=True, progress=False, **common)

@@ -23,10 +23,28 @@ def run_guarded(body: Callable[[], None]) -> None:
     try:
         body()
     except (ConfigError, AssetError, LabelMapError, InterventionError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(cli_message(exc)) from None
     except KeyboardInterrupt:
         click.echo("\ninterrupted: run the same command again to resume", err=True)
         raise SystemExit(130) from None
+
+
+def cli_message(exc: BaseException) -> str:
+    """An error's one-line message with command-line option names (``--foregrounds fg: ...``)."""
+    from siscore.errors import ParamError
+
+    return exc.cli_message() if isinstance(exc, ParamError) else str(exc)
+
+
+def load_plugins(plugins: tuple[str, ...] | list[str]) -> None:
+    """Import every ``--plugin`` (a module name, or a ``.py`` file) so its interventions register."""
+    from siscore.interventions import load_plugin
+
+    for plugin in plugins:
+        try:
+            load_plugin(plugin)
+        except ValueError as exc:
+            raise click.ClickException(cli_message(exc)) from None
 
 
 def parse_resolution(text: str) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from siscore.cli.common import fail, parse_resolution, run_guarded
+from siscore.cli.common import fail, load_plugins, parse_resolution, run_guarded
 
 
 def _default_workers() -> int:
@@ -184,13 +184,8 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
 
     def _rendered(cls):  # noqa: ANN001, ANN202 - RenderedDataset, imported lazily
         from siscore.factors import SUBSETS, load_config
-        from siscore.interventions import load_plugin
 
-        for module in plugins:
-            try:
-                load_plugin(module)
-            except ValueError as exc:
-                fail(str(exc))
+        load_plugins(plugins)
         opts = {"seed": seed, "bgs_per_fg": bgs_per_fg, "min_pct_inside": min_pct_inside}
         name = None
         if config is not None:

@@ -3,22 +3,50 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from siscore.cli.common import run_guarded
+from siscore.cli.common import fail, run_guarded
+
+GEOMETRY_COLUMNS = {"location": ("x_coord", "y_coord"), "area": ("area",), "rotation": ("rotation",)}
+
+
+def factor_columns(ds: Any) -> list[str]:
+    """The metadata columns that are factors of ``ds``.
+
+    A siscore build names its factors in ``dataset.json`` (the grid's spec): every
+    grid factor except the resolution (listed apart), and never a record column such
+    as ``blend_fallback``. An official download has no spec: its geometric columns.
+    """
+    from siscore.dataset import FACTOR_COLUMNS
+
+    md = ds.metadata
+    grid = (ds.spec or {}).get("grid")
+    if not isinstance(grid, dict):
+        extra = [c for c in ds.factors if c not in FACTOR_COLUMNS]
+        return [c for c in FACTOR_COLUMNS if c in md] + extra
+    cols = []
+    for name in grid:
+        cols += [c for c in GEOMETRY_COLUMNS.get(name, (name,)) if name != "resolution"]
+    return [c for c in cols if c in md]
+
+
+def subset_of(ds: Any) -> str | None:
+    """The paper subset a dataset is: from its spec when it has one, else from its columns."""
+    return ds.spec.get("subset") if ds.spec is not None else ds.subset
 
 
 def describe(root: Path, max_values: int = 25) -> str:
     """A text summary of a dataset folder (official downloads included)."""
-    from siscore.dataset import FACTOR_COLUMNS, load_dataset
+    from siscore.dataset import load_dataset
 
     ds = load_dataset(root)
     md = ds.metadata
+    subset = subset_of(ds)
     lines = [f"{ds.root}: {len(md)} images, {len(ds.classes)} classes"
-             + (f", subset {ds.subset}" if ds.subset else "")]
-    extra = [c for c in ds.factors if c not in FACTOR_COLUMNS]
-    for col in [c for c in FACTOR_COLUMNS if c in md] + extra:
+             + (f", subset {subset}" if subset else "")]
+    for col in factor_columns(ds):
         counts = md[col].value_counts().sort_index()
         shown = ", ".join(f"{v:g}: {n}" if isinstance(v, float) else f"{v}: {n}"
                           for v, n in list(counts.items())[:max_values])
@@ -33,21 +61,30 @@ def describe(root: Path, max_values: int = 25) -> str:
     lines.append("images per class:")
     for label, n in md["label"].value_counts().sort_index().items():
         lines.append(f"  {label} (ImageNet {' '.join(map(str, ds.imagenet.get(label, ()))) or '-'}): {n}")
-    lines += [f"note: {note}" for note in ds.notes]
+    lines += [f"note: {note}" for note in getattr(ds, "notes", ())]
     return "\n".join(lines)
 
 
 @click.command()
-@click.argument("dataset", type=click.Path(exists=True, path_type=Path))
+@click.argument("dataset_arg", metavar="[DATASET]", required=False,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--dataset", "dataset_opt", type=click.Path(exists=True, path_type=Path),
+              help="The dataset folder (or give it as the argument, as before).")
 @click.option("--max-values", type=int, default=25, show_default=True,
               help="Factor values listed per column before eliding.")
-def info(dataset: Path, max_values: int) -> None:
-    """Print counts per factor value and per class of DATASET.
+def info(dataset_arg: Path | None, dataset_opt: Path | None, max_values: int) -> None:
+    """Print counts per factor value and per class of DATASET (or --dataset DIR).
 
     Works on siscore builds and on the official SI-SCORE downloads: the subset
     folder, the folder a zip was unpacked into, or the zip itself.
     """
     from siscore.dataset import DatasetError
+
+    if dataset_arg is not None and dataset_opt is not None and dataset_arg != dataset_opt:
+        fail(f"two dataset folders given ({dataset_arg} and --dataset {dataset_opt}); give one")
+    dataset = dataset_opt or dataset_arg
+    if dataset is None:
+        fail("give the dataset folder: siscore info --dataset DIR (or siscore info DIR)")
 
     def go() -> None:
         try:

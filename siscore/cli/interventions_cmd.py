@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import click
 
-from siscore.cli.common import run_guarded
+from siscore.cli.common import load_plugins, run_guarded
 
 
 @click.command()
 @click.option("--plugin", "plugins", multiple=True,
-              help="Import this Python module first (registers its interventions).")
+              help="Import this Python module or .py file first (registers its interventions).")
 def interventions(plugins: tuple[str, ...]) -> None:
     """List every registered intervention: name, stage and description.
 
     Use a name as a [grid] key in a --config file, or as a keyword of siscore.Grid.
     """
-    from siscore.factors import ConfigError
-    from siscore.interventions import get_intervention, list_interventions, load_plugin
+    from siscore.interventions import get_intervention, list_interventions
 
     def go() -> None:
-        for module in plugins:
-            try:
-                load_plugin(module)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+        load_plugins(plugins)
         for name in list_interventions():
             spec = get_intervention(name)
             records = f" (records: {', '.join(spec.records)})" if spec.records else ""

@@ -22,9 +22,13 @@ entry-point group (each entry point names a module to import, or a callable to c
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -119,14 +123,40 @@ def load_entry_points() -> None:
 
 
 def load_plugin(module: str) -> None:
-    """Import a user module (``--plugin``) so that its interventions register."""
+    """Import a user module (``--plugin``) so that its interventions register.
+
+    ``module`` is a module name (looked up on ``sys.path``, then in the current folder) or
+    the path of a ``.py`` file; the folder holding it is put on ``sys.path``, so that
+    worker processes can import it too. Errors raise :class:`~siscore.factors.ConfigError`
+    naming the plugin.
+    """
+    from siscore.factors import ConfigError
+
+    def error(detail: str) -> ConfigError:
+        return ConfigError(detail, param="module", value=module, option="--plugin")
+
+    name, folder = module, None
+    path = Path(module)
+    if module.endswith(".py") or os.sep in module or (os.altsep and os.altsep in module):
+        if not path.is_file():
+            raise error("no such Python file")
+        if not path.stem.isidentifier():
+            raise error(f"the file name {path.name!r} is not a valid module name; rename it")
+        name, folder = path.stem, str(path.resolve().parent)
+    elif importlib.util.find_spec(module.split(".")[0]) is None and (
+        Path(module.split(".")[0] + ".py").is_file() or Path(module.split(".")[0]).is_dir()
+    ):
+        folder = os.getcwd()  # `siscore` as a console script has no current folder on sys.path
+    if folder is not None and folder not in sys.path:
+        sys.path.insert(0, folder)
+        importlib.invalidate_caches()
     try:
-        importlib.import_module(module)
+        importlib.import_module(name)
     except ImportError as exc:
-        raise ValueError(
-            f"--plugin {module}: cannot import it ({exc}); make sure it is on PYTHONPATH "
-            "or installed"
-        ) from None
+        raise error(f"cannot import it ({exc}); give a module on PYTHONPATH or installed, "
+                    "or the path of a .py file") from None
+    except Exception as exc:
+        raise error(f"importing it failed: {type(exc).__name__}: {exc}") from None
 
 
 def _ensure_builtins() -> None:

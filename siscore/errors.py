@@ -1,0 +1,32 @@
+"""Errors that name what the user passed: a parameter in the Python API, an option in the CLI.
+
+``str(exc)`` names the API parameter (``foregrounds='fg': folder does not exist``);
+:func:`siscore.cli.common.cli_message` names the command-line option instead
+(``--foregrounds fg: folder does not exist``).
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+from typing import Any
+
+
+def _shown(value: Any) -> str:
+    return repr(str(value)) if isinstance(value, PathLike) else repr(value)
+
+
+class ParamError(ValueError):
+    """A bad value of one parameter; ``param``/``option`` name it, ``detail`` says what is wrong."""
+
+    def __init__(self, detail: str, *, param: str | None = None, value: Any = None,
+                 option: str | None = None) -> None:
+        self.detail, self.param, self.value = detail, param, value
+        self.option = option or (f"--{param.replace('_', '-')}" if param else None)
+        super().__init__(f"{param}={_shown(value)}: {detail}" if param else detail)
+
+    def cli_message(self) -> str:
+        """The message as the command line says it: the option, then the value."""
+        if self.option is None:
+            return self.detail
+        value = "" if self.value is None else f" {self.value}"
+        return f"{self.option}{value}: {self.detail}"
