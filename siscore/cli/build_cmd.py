@@ -38,6 +38,10 @@ from siscore.cli.common import fail, parse_resolution, run_guarded
               help="Square crop of each background: the original's top-left, centred, or the "
                    "square avoiding the most salient region.")
 @click.option("--jobs", "-j", type=int, default=1, help="Worker processes.")
+@click.option("--scheduler", type=str, default=None,
+              help="Run the work on a Dask cluster (tcp://host:8786), a local one (local:N "
+                   "worker processes) or a joblib backend (joblib:NAME) instead of --jobs "
+                   "local processes. See docs: scale.")
 @click.option("--shard", type=str, default=None,
               help="Render only part I of N (I/N, e.g. 0/4) of the plan; run all shards into "
                    "the same --out, then once without --shard to finish.")
@@ -46,7 +50,8 @@ from siscore.cli.common import fail, parse_resolution, run_guarded
 @click.option("--dry-run", is_flag=True, help="Print how many images would be written; render nothing.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_per_fg, resolution,
-          min_pct_inside, fmt, quality, bg_crop, jobs, shard, plugins, dry_run, quiet) -> None:
+          min_pct_inside, fmt, quality, bg_crop, jobs, shard, plugins, dry_run, quiet,
+          scheduler=None) -> None:
     """Render a SI-SCORE subset (or any grid) into a dataset folder.
 
     With --dry-run and no --subset, prints the counts of all three subsets.
@@ -114,7 +119,7 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
             return
         (_, grid), = targets
         result = run_build(grid, out, fmt=fmt, quality=quality, jobs=jobs, crop=bg_crop,
-                           shard=shard, progress=not quiet, **common)
+                           shard=shard, progress=not quiet, scheduler=scheduler, **common)
         if not quiet:
             click.echo(result.summary())
         if not result.complete and shard is None:
