@@ -24,7 +24,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from siscore import __version__
+from siscore import __version__, wds
 from siscore.assets import Skipped, embedded_assets, scan_backgrounds, scan_foregrounds
 from siscore.compose import CROP_MODES, encode
 from siscore.factors import SUBSETS, ConfigError, Grid
@@ -116,6 +116,8 @@ def _render_chunk(job: _Job, chunk: int) -> tuple[int, int, int]:
         renderer.forget_objects()
         state["block"] = block
     fmt, quality = job.fmt, job.quality
+    if fmt == wds.FORMAT:
+        return _render_shard(job, chunk, renderer, out)
     rows, rendered, reused = [], 0, 0
     for image_id in job.chunking.ids(chunk):
         item = plan.item(image_id)
@@ -132,6 +134,25 @@ def _render_chunk(job: _Job, chunk: int) -> tuple[int, int, int]:
         rows.append(plan.metadata_row(item, visible, records))
     out.write_part(chunk, rows)
     return chunk, rendered, reused
+
+
+def _render_shard(job: _Job, chunk: int, renderer: Renderer, out: OutputDir) -> tuple[int, int, int]:
+    """``--format webdataset``: the task's images go into one tar shard (see siscore.wds)."""
+    plan, header = job.plan, job.plan.metadata_header()
+    rows, samples = [], []
+    for image_id in job.chunking.ids(chunk):
+        item = plan.item(image_id)
+        if not plan.is_kept(item):
+            continue
+        image, visible, records = renderer.render(item)
+        row = plan.metadata_row(item, visible, records)
+        rows.append(row)
+        fg = plan.foregrounds[item.fg_index]
+        samples.append((item.image_id, encode(image, "jpg", job.quality),
+                        wds.sample_json(header, row, fg.label, fg.imagenet)))
+    wds.write_shard(out.root, chunk, wds.shard_bytes(samples), out.tmp)
+    out.write_part(chunk, rows)
+    return chunk, len(rows), 0
 
 
 # -- parent side ----------------------------------------------------------------------------
@@ -229,8 +250,8 @@ def build(
     """
     t0 = time.perf_counter()
     grid, min_pct, subset = _resolve(grid, min_pct_inside)
-    if fmt not in ("jpg", "png"):
-        raise ConfigError(f"--format {fmt!r}: choose jpg or png")
+    if fmt not in ("jpg", "png", wds.FORMAT):
+        raise ConfigError(f"--format {fmt!r}: choose jpg, png or {wds.FORMAT}")
     if not 1 <= quality <= 100:
         raise ConfigError(f"--quality {quality}: must be in 1..100")
     if jobs < 1:
@@ -277,7 +298,9 @@ def build(
     if target.is_complete() and target.existing_spec() == spec:
         result.reused, result.complete = kept, True
         return result
-    target.prepare(spec, plan.classes)
+    target.prepare(spec, [] if fmt == wds.FORMAT else plan.classes)
+    if fmt == wds.FORMAT:
+        (target.root / wds.SHARD_DIR).mkdir(exist_ok=True)
 
     todo = [c for c in range(n_chunks)
             if (shard_ is None or c % shard_[1] == shard_[0]) and not target.chunk_done(c)]
@@ -306,6 +329,8 @@ def build(
             "skipped_assets": [{"path": s.path, "reason": s.reason} for s in skipped],
             "metadata_columns": plan.metadata_header(),
         }
+        if fmt == wds.FORMAT:
+            wds.write_index(target.root, range(n_chunks))
         target.finalize([chunking.tasks_of_group(g) for g in range(chunking.n_groups)],
                         plan.metadata_header(), plan.classes,
                         spec["label_map"], [b.name for b in plan.backgrounds],

@@ -31,8 +31,9 @@ from siscore.cli.common import fail, parse_resolution, run_guarded
 @click.option("--min-pct-inside", type=float, default=None,
               help="Drop images whose object box is less than this fraction inside. "
                    "Default: 0.95 for size and rotation, 0 for location and --config.")
-@click.option("--format", "fmt", type=click.Choice(["jpg", "png"]), default="jpg",
-              help="Image file format.")
+@click.option("--format", "fmt", type=click.Choice(["jpg", "png", "webdataset"]), default="jpg",
+              help="Image file format, or webdataset: JPEG images and their metadata in tar "
+                   "shards (shards/*.tar, index shards.csv) instead of one file per image.")
 @click.option("--quality", type=int, default=75, help="JPEG quality (75 is the original's).")
 @click.option("--bg-crop", type=click.Choice(["topleft", "center", "saliency"]), default="topleft",
               help="Square crop of each background: the original's top-left, centred, or the "
