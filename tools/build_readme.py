@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["_intro", "generator", "interventions", "extract", "backgrounds", "evaluate", "score",
-            "report", "benchmarks", "_development"]
+            "report", "scale", "benchmarks", "_development"]
 
 
 def render() -> str:
