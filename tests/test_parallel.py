@@ -240,3 +240,49 @@ def test_backgrounds_on_a_dask_cluster_equal_one_process(client, tmp_path) -> No
     with scheduling(client):
         assert score_folder(photos, jobs=1) == one
     assert score_folder(photos, jobs=2) == one
+
+
+def _children() -> list[int]:
+    """Live worker processes started by this process (from /proc)."""
+    me, pids = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me and fields[0] not in ("Z", "X"):
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_local_worker_killed_mid_build_is_survived(library, tmp_path, tmp_path_factory) -> None:  # noqa: F811
+    """A lost local process: the unfinished tasks go to a fresh pool, the bytes are the same."""
+    from siscore.factors import load_config
+
+    fg, bg = library
+    cfg = tmp_path / "grid.toml"
+    cfg.write_text(MEDIUM_TOML)
+    grid = load_config(cfg)[0]
+    out = tmp_path / "ds"
+    before = set(_children())
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = build(grid, out, foregrounds=fg, backgrounds=bg, jobs=2, progress=False)
+        except BaseException as exc:  # reported by the assertion below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(1 for _ in out.glob("*/*.jpg")) < 100:
+        time.sleep(0.01)
+    workers = [p for p in _children() if p not in before]
+    assert workers, "no worker process found"
+    os.kill(max(workers), signal.SIGKILL)
+    thread.join(300)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["result"].complete
+    assert tree_digest(out) == _reference(tmp_path_factory, grid, fg, bg, "ref_medium3")
