@@ -99,6 +99,7 @@ def test_worker_killed_mid_build_is_survived(library, client, tmp_path, tmp_path
     while time.monotonic() < deadline and sum(1 for _ in out.glob("*/*.jpg")) < 100:
         time.sleep(0.01)
     victim = _worker_pids(client)[0]
+    assert not (out / "metadata.csv").exists(), "the build finished before a worker could be killed"
     os.kill(victim, signal.SIGKILL)
     thread.join(300)
     assert "error" not in outcome, outcome.get("error")
@@ -242,15 +243,16 @@ def test_backgrounds_on_a_dask_cluster_equal_one_process(client, tmp_path) -> No
     assert score_folder(photos, jobs=2) == one
 
 
-def _children() -> list[int]:
-    """Live worker processes started by this process (from /proc)."""
+def _loky_workers() -> list[int]:
+    """Live loky worker processes of this process (from /proc)."""
     me, pids = os.getpid(), []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == me and fields[0] not in ("Z", "X"):
+        if int(fields[1]) == me and fields[0] not in ("Z", "X") and b"popen_loky_posix" in cmdline:
             pids.append(int(stat.parent.name))
     return pids
 
@@ -265,7 +267,6 @@ def test_local_worker_killed_mid_build_is_survived(library, tmp_path, tmp_path_f
     cfg.write_text(MEDIUM_TOML)
     grid = load_config(cfg)[0]
     out = tmp_path / "ds"
-    before = set(_children())
     outcome: dict[str, object] = {}
 
     def run() -> None:
@@ -279,9 +280,10 @@ def test_local_worker_killed_mid_build_is_survived(library, tmp_path, tmp_path_f
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and sum(1 for _ in out.glob("*/*.jpg")) < 100:
         time.sleep(0.01)
-    workers = [p for p in _children() if p not in before]
+    workers = _loky_workers()
     assert workers, "no worker process found"
-    os.kill(max(workers), signal.SIGKILL)
+    assert not (out / "metadata.csv").exists(), "the build finished before a worker could be killed"
+    os.kill(workers[0], signal.SIGKILL)
     thread.join(300)
     assert "error" not in outcome, outcome.get("error")
     assert outcome["result"].complete
