@@ -288,3 +288,22 @@ def test_local_worker_killed_mid_build_is_survived(library, tmp_path, tmp_path_f
     assert "error" not in outcome, outcome.get("error")
     assert outcome["result"].complete
     assert tree_digest(out) == _reference(tmp_path_factory, grid, fg, bg, "ref_medium3")
+
+
+@pytest.mark.parametrize("command", [["backgrounds", "score"], ["backgrounds", "filter"]])
+def test_backgrounds_cli_scheduler(tmp_path, command) -> None:
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((300, 400, 3), 40 * i, np.uint8)).save(photos / f"p{i}.jpg")
+    out = tmp_path / ("scores.csv" if command[1] == "score" else "library")
+    bad = CliRunner().invoke(main, [*command, str(photos), "--out", str(out), "--scheduler", "local:x"])
+    assert bad.exit_code != 0 and "--scheduler 'local:x'" in bad.output and "Traceback" not in bad.output
+    assert not out.exists()
+    good = CliRunner().invoke(main, [*command, str(photos), "--out", str(out), "-q",
+                                     "--scheduler", "joblib:threading", "--jobs", "2"])
+    assert good.exit_code == 0, good.output
+    assert out.exists()
