@@ -89,11 +89,9 @@ def shard_bytes(samples: Sequence[tuple[int, bytes, bytes]], ext: str = "jpg") -
 
 def write_shard(root: Path, task: int, data: bytes, tmp_dir: Path) -> None:
     """Write a shard through a temporary file and a rename."""
-    path = root / shard_name(task)
-    tmp = tmp_dir / f"{os.getpid()}-{path.name}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    from siscore.write import atomic_write
+
+    atomic_write(root / shard_name(task), data, tmp_dir)
 
 
 def write_index(root: Path, tasks: Sequence[int], ext: str = "jpg") -> int:
