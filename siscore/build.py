@@ -19,6 +19,7 @@ import pickle
 import platform
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,12 +27,13 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from siscore import __version__
+from siscore import __version__, wds
 from siscore.assets import Skipped, embedded_assets, scan_backgrounds, scan_foregrounds
 from siscore.compose import CROP_MODES, encode
 from siscore.factors import MAX_IMAGES, SUBSETS, ConfigError, Grid
 from siscore.interventions.registry import install_snapshot, registry_snapshot
 from siscore.labels import LabelMapError, load_label_map
+from siscore.parallel import check_scheduler, connected, is_parallel, run_tasks, worker_state
 from siscore.plan import Chunking, Plan
 from siscore.progress import progress_bar
 from siscore.render import Renderer
@@ -75,47 +77,53 @@ def _versions() -> dict[str, str]:
 
 
 # -- worker side ----------------------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
+@dataclass
+class _Job:
+    """What every task of one build needs; sent once per worker (see siscore.parallel)."""
+
+    plan: Plan
+    chunking: Chunking
+    out: str
+    fmt: str
+    quality: int
+    crop: str
+    cache_mb: int
+    snapshot: bytes | dict
+    token: str = ""
 
 
-def _init_worker(plan: Plan, chunking: Chunking, out: str, fmt: str, quality: int, crop: str,
-                 cache_mb: int, snapshot: bytes | dict) -> None:
+def _worker(job: _Job) -> dict[str, Any]:
     # The interventions travel pickled and are unpickled here, where a failure (a module the
-    # worker cannot import) is caught and reported by the first task: a worker that dies while
-    # starting would make multiprocessing.Pool start another, forever.
-    _WORKER.clear()
+    # worker cannot import) becomes the task's error, reported in one line by the caller.
     try:
-        install_snapshot(pickle.loads(snapshot) if isinstance(snapshot, bytes) else snapshot)
+        install_snapshot(pickle.loads(job.snapshot) if isinstance(job.snapshot, bytes) else job.snapshot)
     except Exception as exc:
-        _WORKER["error"] = ConfigError(
+        raise ConfigError(
             f"worker processes cannot load the interventions of this grid ({type(exc).__name__}: "
-            f"{exc}); define them in a module on PYTHONPATH (or installed), or use jobs=1"
-        )
-        return
-    if mp.current_process().name != "MainProcess":
+            f"{exc}); define them in a module on PYTHONPATH (or installed) on every worker, "
+            "or use jobs=1"
+        ) from None
+    if mp.current_process().name != "MainProcess" or mp.parent_process() is not None:
         import cv2
 
         cv2.setNumThreads(1)  # one process per core already
-    _WORKER.update(
-        plan=plan, chunking=chunking, out=OutputDir(out), fmt=fmt, quality=quality,
-        renderer=Renderer(plan, crop=crop, cache_mb=cache_mb),
-    )
+    return {"out": OutputDir(job.out), "block": None,
+            "renderer": Renderer(job.plan, crop=job.crop, cache_mb=job.cache_mb)}
 
 
-def _render_chunk(chunk: int) -> tuple[int, int, int]:
+def _render_chunk(job: _Job, chunk: int) -> tuple[int, int, int]:
     """Render one task; returns (task, images rendered, images already on disk)."""
-    if "error" in _WORKER:
-        raise _WORKER["error"]
-    plan: Plan = _WORKER["plan"]
-    out: OutputDir = _WORKER["out"]
-    renderer: Renderer = _WORKER["renderer"]
-    block = chunk // _WORKER["chunking"].n_groups
-    if _WORKER.get("block") != block:  # tasks come block-major: the last block's objects are done
+    state = worker_state(job.token, lambda: _worker(job))
+    plan, out, renderer = job.plan, state["out"], state["renderer"]
+    block = chunk // job.chunking.n_groups
+    if state["block"] != block:  # tasks come block-major: the last block's objects are done
         renderer.forget_objects()
-        _WORKER["block"] = block
-    fmt, quality = _WORKER["fmt"], _WORKER["quality"]
+        state["block"] = block
+    fmt, quality = job.fmt, job.quality
+    if fmt == wds.FORMAT:
+        return _render_shard(job, chunk, renderer, out)
     rows, rendered, reused = [], 0, 0
-    for image_id in _WORKER["chunking"].ids(chunk):
+    for image_id in job.chunking.ids(chunk):
         item = plan.item(image_id)
         if not plan.is_kept(item):
             continue
@@ -130,6 +138,25 @@ def _render_chunk(chunk: int) -> tuple[int, int, int]:
         rows.append(plan.metadata_row(item, visible, records))
     out.write_part(chunk, rows)
     return chunk, rendered, reused
+
+
+def _render_shard(job: _Job, chunk: int, renderer: Renderer, out: OutputDir) -> tuple[int, int, int]:
+    """``--format webdataset``: the task's images go into one tar shard (see siscore.wds)."""
+    plan, header = job.plan, job.plan.metadata_header()
+    rows, samples = [], []
+    for image_id in job.chunking.ids(chunk):
+        item = plan.item(image_id)
+        if not plan.is_kept(item):
+            continue
+        image, visible, records = renderer.render(item)
+        row = plan.metadata_row(item, visible, records)
+        rows.append(row)
+        fg = plan.foregrounds[item.fg_index]
+        samples.append((item.image_id, encode(image, "jpg", job.quality),
+                        wds.sample_json(header, row, fg.label, fg.imagenet)))
+    wds.write_shard(out.root, chunk, wds.shard_bytes(samples), out.tmp)
+    out.write_part(chunk, rows)
+    return chunk, len(rows), 0
 
 
 # -- parent side ----------------------------------------------------------------------------
@@ -197,6 +224,7 @@ def make_plan(
     return plan, skipped
 
 
+@connected()
 def build(
     grid: Grid | str,
     out: str | Path,
@@ -216,6 +244,7 @@ def build(
     progress: bool = True,
     cache_mb: int = 256,
     max_images: int = MAX_IMAGES,
+    scheduler: Any = None,
 ) -> BuildResult:
     """Render ``grid`` (a :class:`Grid` or a subset name) into the dataset folder ``out``.
 
@@ -225,6 +254,9 @@ def build(
     work starts; so does a plan of more than ``max_images`` images. One build at a time
     writes to ``out`` (a second one raises :class:`ConfigError`); a full disk raises
     :class:`ConfigError` too, leaving nothing partial under a final name.
+    ``scheduler`` runs the tasks elsewhere than ``jobs`` local processes: ``"local:N"``
+    (a Dask LocalCluster), a Dask address (``"tcp://host:8786"``), ``"joblib:NAME"`` or
+    a ``distributed.Client`` (see :mod:`siscore.parallel`).
     """
     t0 = time.perf_counter()
     grid, min_pct, subset = _resolve(grid, min_pct_inside)
@@ -235,8 +267,8 @@ def build(
     if isinstance(min_pct, bool) or not isinstance(min_pct, numbers.Real):
         raise ConfigError("must be a number in [0, 1]", param="min_pct_inside", value=min_pct)
     seed, bgs_per_fg, quality, jobs = int(seed), int(bgs_per_fg), int(quality), int(jobs)  # NumPy ints too
-    if fmt not in ("jpg", "png"):
-        raise ConfigError("choose jpg or png", param="fmt", value=fmt, option="--format")
+    if fmt not in ("jpg", "png", wds.FORMAT):
+        raise ConfigError(f"choose jpg, png or {wds.FORMAT}", param="fmt", value=fmt, option="--format")
     if not 1 <= quality <= 100:
         raise ConfigError("must be in 1..100", param="quality", value=quality)
     if jobs < 1:
@@ -283,16 +315,19 @@ def build(
         "backgrounds": {bg.name: bg.sha256 for bg in plan.backgrounds},
         "label_map": {fg.label: list(fg.imagenet) for fg in plan.foregrounds},
     }
-    snapshot = _snapshot(grid, jobs)  # a configuration error: before anything is written
+    check_scheduler(scheduler)
+    snapshot = _snapshot(grid, is_parallel(jobs, scheduler, 2))  # errors before anything is written
     target = OutputDir(out)
     with target.lock(), _output_errors(target.root):
         if target.is_complete() and target.existing_spec() == spec:
             result.reused, result.complete = kept, True
             return result
-        target.prepare(spec, plan.classes)
+        target.prepare(spec, [] if fmt == wds.FORMAT else plan.classes)
+        if fmt == wds.FORMAT:
+            (target.root / wds.SHARD_DIR).mkdir(exist_ok=True)
         _render(target, plan, chunking, kept_per_chunk, shard_, spec, skipped, result,
                 jobs=jobs, fmt=fmt, quality=quality, crop=crop, cache_mb=cache_mb, snapshot=snapshot,
-                progress=progress)
+                progress=progress, scheduler=scheduler)
     result.seconds = result.seconds or (time.perf_counter() - t0)
     return result
 
@@ -320,7 +355,7 @@ _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: list[int],
             shard_: tuple[int, int] | None, spec: dict[str, Any], skipped: list[Skipped],
             result: BuildResult, *, jobs: int, fmt: str, quality: int, crop: str, cache_mb: int,
-            snapshot: dict, progress: bool) -> None:
+            snapshot: dict, progress: bool, scheduler: Any = None) -> None:
     """Render the tasks still to do (of this shard) and finish the dataset when all are done."""
     n_chunks = len(chunking)
     kept = sum(kept_per_chunk)
@@ -328,21 +363,15 @@ def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: l
             if (shard_ is None or c % shard_[1] == shard_[0]) and not target.chunk_done(c)]
     done_before = sum(kept_per_chunk[c] for c in range(n_chunks) if target.chunk_done(c))
     result.reused = done_before
-    parallel = jobs > 1 and len(todo) > 1
-    init_args = (plan, chunking, str(target.root), fmt, quality, crop, cache_mb,
-                 pickle.dumps(snapshot) if parallel else snapshot)
+    # -- pool section (siscore.parallel: local processes, Dask, any joblib backend) --
+    parallel = is_parallel(jobs, scheduler, len(todo))
+    job = _Job(plan, chunking, str(target.root), fmt, quality, crop, cache_mb,
+               _dumps(snapshot) if parallel else snapshot, token=f"{target.root}|{uuid.uuid4()}")
     bar = _progress(sum(kept_per_chunk[c] for c in todo), progress)
     t_render = time.perf_counter()
     try:
-        if not parallel:
-            _init_worker(*init_args)
-            results = (_render_chunk(c) for c in todo)
-            _consume(results, bar, result)
-        else:
-            with _main_importable():
-                pool = _pool_context().Pool(jobs, initializer=_init_worker, initargs=init_args)
-            with pool:
-                _consume(pool.imap_unordered(_render_chunk, todo), bar, result)
+        results = run_tasks(_render_chunk, todo, job, jobs=jobs, scheduler=scheduler)
+        _consume((r for _, r in results), bar, result)
     finally:
         if bar is not None:
             bar.close()
@@ -357,6 +386,8 @@ def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: l
             "skipped_assets": [{"path": s.path, "reason": s.reason} for s in skipped],
             "metadata_columns": plan.metadata_header(),
         }
+        if fmt == wds.FORMAT:
+            wds.write_index(target.root, range(n_chunks))
         target.finalize([chunking.tasks_of_group(g) for g in range(chunking.n_groups)],
                         plan.metadata_header(), plan.classes,
                         spec["label_map"], [b.name for b in plan.backgrounds],
@@ -365,32 +396,21 @@ def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: l
 
 
 def _pool_context() -> mp.context.BaseContext:
-    """Worker processes start from a clean interpreter (forkserver, else spawn), never by
-    forking the caller: a fork after OpenCV or torch started their thread pools deadlocks."""
+    """A clean-interpreter multiprocessing context (kept for benchmarks/bench_build.py;
+    the build itself runs on :mod:`siscore.parallel`)."""
     methods = mp.get_all_start_methods()
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _main_file() -> str | None:
-    """The ``__main__`` module's file when it is a real file a worker can import."""
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
-    return path if path and os.path.isfile(path) else None
-
-
-@contextlib.contextmanager
-def _main_importable() -> Iterator[None]:
-    """Hide a ``__main__.__file__`` that is no file (``python -``, some REPLs) while workers
-    start: spawn and forkserver would otherwise try to run it in every worker."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    bogus = path is not None and _main_file() is None
-    if bogus:
-        del main.__file__
+def _dumps(snapshot: dict) -> bytes:
+    """The interventions for the workers: cloudpickle sends functions of ``__main__`` (a
+    script or a notebook) by value, those of importable modules by reference."""
     try:
-        yield
-    finally:
-        if bogus:
-            main.__file__ = path
+        import cloudpickle  # joblib >= 1.5 depends on it
+    except ImportError:  # older joblib vendors it
+        from joblib.externals import cloudpickle  # type: ignore[no-redef]
+
+    return cloudpickle.dumps(snapshot)
 
 
 def _importable(module: str) -> bool:
@@ -404,20 +424,19 @@ def _importable(module: str) -> bool:
     return False
 
 
-def _snapshot(grid: Grid, jobs: int) -> dict:
+def _snapshot(grid: Grid, workers: bool) -> dict:
     """The grid's interventions, checked to be importable by worker processes."""
     registry = registry_snapshot()
     used = {f.name: registry[f.name] for f in grid.interventions}
-    if jobs > 1:
+    if workers:
         for name, spec in used.items():
             for part, fn in (("function", spec.func), ("check", spec.check)):
                 if fn is None:
                     continue
                 module = getattr(fn, "__module__", None) or ""
-                ok = not (module == "__main__" and _main_file() is None) and (
-                    module == "__main__" or _importable(module))
+                ok = module == "__main__" or _importable(module)
                 try:
-                    pickle.dumps(fn)
+                    _dumps(fn)
                 except Exception:
                     ok = False
                 if not ok:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["_intro", "generator", "interventions", "extract", "backgrounds", "evaluate", "score",
-            "report", "download", "benchmarks", "_development"]
+            "report", "download", "scale", "benchmarks", "_development"]
 
 
 def render() -> str:

@@ -17,13 +17,13 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from siscore.backgrounds import metrics
 from siscore.backgrounds.phash import to_hex
 from siscore.backgrounds.scan import BadImage, decode_with_hash, list_folder
+from siscore.parallel import is_parallel, run_tasks
 
 #: Bump when a score's definition changes: cached rows of another version are recomputed.
 METRICS_VERSION = 2  # 2: phash is imagehash.phash of the full image
@@ -94,12 +94,17 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, unit="img", desc=desc, file=sys.stderr, dynamic_ncols=True)
 
 
-def _compute(paths: Sequence[Path], jobs: int) -> Iterator[Row]:
-    if jobs <= 1 or len(paths) <= 1:
-        yield from (score_file(p) for p in paths)
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(score_file, paths, chunksize=4)
+def _score_batch(_: None, paths: list[Path]) -> list[Row]:
+    return [score_file(p) for p in paths]
+
+
+def _compute(paths: Sequence[Path], jobs: int) -> Iterator[tuple[Path, Row]]:
+    """(path, row) as rows are computed; the pool section is siscore.parallel (local
+    processes, or the scheduler of :func:`siscore.parallel.scheduling`)."""
+    per_task = 4 if is_parallel(jobs, None, len(paths)) else 1
+    batches = [list(paths[i:i + per_task]) for i in range(0, len(paths), per_task)]
+    for i, rows in run_tasks(_score_batch, batches, jobs=jobs):
+        yield from zip(batches[i], rows)
 
 
 def score_folder(
@@ -129,7 +134,7 @@ def score_folder(
             todo.append(path)
     bar = _progress(len(todo), progress, "scoring")
     try:
-        for path, row in zip(todo, _compute(todo, jobs)):
+        for path, row in _compute(todo, jobs):
             rows[path.name] = row
             store.add(path, row)
             if bar is not None:

@@ -48,8 +48,11 @@ def backgrounds() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="CSV to write: one row per file of DIR (scores, perceptual hash, error).")
 @click.option("--jobs", "-j", type=int, default=1, help="Worker processes.")
+@click.option("--scheduler", type=str, default=None,
+              help="Score on a Dask cluster (tcp://host:8786), a local one (local:N) or a "
+                   "joblib backend (joblib:NAME) instead of --jobs local processes.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
-def score(folder: Path, out: Path, jobs: int, quiet: bool) -> None:
+def score(folder: Path, out: Path, jobs: int, quiet: bool, scheduler: str | None = None) -> None:
     """Score every photo of DIR (a flat folder) into a CSV.
 
     \b
@@ -72,7 +75,10 @@ def score(folder: Path, out: Path, jobs: int, quiet: bool) -> None:
     def go() -> None:
         if jobs < 1:
             fail(f"--jobs {jobs}: must be at least 1")
-        rows = score_to_csv(folder, out, jobs=jobs, progress=not quiet)
+        from siscore.parallel import scheduling
+
+        with scheduling(scheduler):
+            rows = score_to_csv(folder, out, jobs=jobs, progress=not quiet)
         if not quiet:
             bad = [r for r in rows if r.get("error")]
             click.echo(f"scored {len(rows) - len(bad)} photos, {len(bad)} unusable file(s) -> {out}")
@@ -146,6 +152,9 @@ def _threshold(name: str, help_text: str) -> Callable[[Any], Any]:
 @click.option("--no-sheet", is_flag=True, help="Do not draw the contact sheet.")
 @click.option("--per-page", type=int, default=150, help="Photos per contact-sheet page.")
 @click.option("--jobs", "-j", type=int, default=1, help="Worker processes for scoring.")
+@click.option("--scheduler", type=str, default=None,
+              help="Score on a Dask cluster (tcp://host:8786), a local one (local:N) or a "
+                   "joblib backend (joblib:NAME) instead of --jobs local processes.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def filter_cmd(folder: Path, out: Path, link: str | None, min_photo_side: int, max_aspect: float | None,
                min_sharpness: float | None, max_clutter: float | None,
@@ -154,7 +163,7 @@ def filter_cmd(folder: Path, out: Path, link: str | None, min_photo_side: int, m
                max_saliency_peak: float | None, dup_distance: int, model: str | None, weights: str | None,
                checkpoint: Path | None, classes: str | None, label_map: Path | None,
                max_prob: float, device: str, no_sheet: bool, per_page: int, jobs: int,
-               quiet: bool) -> None:
+               quiet: bool, scheduler: str | None = None) -> None:
     """Keep the photos of DIR that make good backgrounds; copy them into DIR2 (--out).
 
     Each photo is kept, rejected (with every reason, its number and the option
@@ -198,8 +207,11 @@ def filter_cmd(folder: Path, out: Path, link: str | None, min_photo_side: int, m
                                      checkpoint=checkpoint, label_map=label_map,
                                      max_prob=max_prob, folder=folder, device=device,
                                      progress=not quiet)
-        result = filter_folder(folder, out, thresholds, link=link, model=judge, jobs=jobs,
-                               progress=not quiet, sheet=not no_sheet, per_page=per_page)
+        from siscore.parallel import scheduling
+
+        with scheduling(scheduler):
+            result = filter_folder(folder, out, thresholds, link=link, model=judge, jobs=jobs,
+                                   progress=not quiet, sheet=not no_sheet, per_page=per_page)
         if not quiet:
             click.echo(result.summary())
 

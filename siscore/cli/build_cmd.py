@@ -32,13 +32,18 @@ from siscore.factors import MAX_IMAGES
 @click.option("--min-pct-inside", type=float, default=None,
               help="Drop images whose object box is less than this fraction inside. "
                    "Default: 0.95 for size and rotation, 0 for location and --config.")
-@click.option("--format", "fmt", type=click.Choice(["jpg", "png"]), default="jpg",
-              help="Image file format.")
+@click.option("--format", "fmt", type=click.Choice(["jpg", "png", "webdataset"]), default="jpg",
+              help="Image file format, or webdataset: JPEG images and their metadata in tar "
+                   "shards (shards/*.tar, index shards.csv) instead of one file per image.")
 @click.option("--quality", type=int, default=75, help="JPEG quality (75 is the original's).")
 @click.option("--bg-crop", type=click.Choice(["topleft", "center", "saliency"]), default="topleft",
               help="Square crop of each background: the original's top-left, centred, or the "
                    "square avoiding the most salient region.")
 @click.option("--jobs", "-j", type=int, default=1, help="Worker processes.")
+@click.option("--scheduler", type=str, default=None,
+              help="Run the work on a Dask cluster (tcp://host:8786), a local one (local:N "
+                   "worker processes) or a joblib backend (joblib:NAME) instead of --jobs "
+                   "local processes. See docs: scale.")
 @click.option("--shard", type=str, default=None,
               help="Render only part I of N (I/N, e.g. 0/4) of the plan; run all shards into "
                    "the same --out, then once without --shard to finish.")
@@ -51,7 +56,7 @@ from siscore.factors import MAX_IMAGES
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_per_fg, resolution,
           min_pct_inside, fmt, quality, bg_crop, jobs, shard, plugins, max_images, dry_run,
-          quiet) -> None:
+          quiet, scheduler=None) -> None:
     """Render a SI-SCORE subset (or any grid) into a dataset folder.
 
     With --dry-run and no --subset, prints the counts of all three subsets.
@@ -111,7 +116,7 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
             return
         (_, grid), = targets
         result = run_build(grid, out, fmt=fmt, quality=quality, jobs=jobs, crop=bg_crop,
-                           shard=shard, progress=not quiet, **common)
+                           shard=shard, progress=not quiet, scheduler=scheduler, **common)
         if not quiet:
             click.echo(result.summary())
         if not result.complete and shard is None:

@@ -109,11 +109,15 @@ def _list_weights(model: str) -> None:
               help="Replace predictions made with another model, transform or dataset at --out.")
 @click.option("--list-weights", is_flag=True,
               help="List --model's weight enums, their files and whether they are cached; then exit.")
+@click.option("--shard", type=str, default=None,
+              help="Predict only part I of N (I/N) into OUT.shards/; the process completing the "
+                   "last part merges them into OUT. Under torchrun the ranks split the images "
+                   "by themselves.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed, bgs_per_fg,
              resolution, min_pct_inside, quality, no_jpeg, bg_crop, plugins, model, weights,
              checkpoint, resize, crop, output_classes, out, device, batch_size, workers, amp,
-             channels_last, logits, limit, overwrite, list_weights, quiet) -> None:
+             channels_last, logits, limit, overwrite, list_weights, quiet, shard=None) -> None:
     """Predict every image of a dataset with a classifier; write a predictions CSV.
 
     The images come from a dataset folder (--dataset), or are rendered inside the
@@ -138,6 +142,7 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
     from siscore.evaluate.models import ModelError
     from siscore.evaluate.predictions import PredictionsError
     from siscore.evaluate.runner import EvaluateError
+    from siscore.evaluate.shards import ShardError, sharded
 
     def go() -> None:
         if model is None:
@@ -160,7 +165,8 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
                      "(--subset or --config), not to --dataset")
         try:
             _evaluate()
-        except (DatasetError, ModelError, PredictionsError, EvaluateError, ImageReadError) as exc:
+        except (DatasetError, ModelError, PredictionsError, EvaluateError, ImageReadError,
+                ShardError) as exc:
             raise click.ClickException(str(exc)) from None
 
     def _evaluate() -> None:
@@ -175,6 +181,7 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             source = load_dataset(dataset, label_map=label_map)
         else:
             source = _rendered(RenderedDataset)
+        run_eval = sharded(run_eval, shard)  # --shard I/N or torchrun: one part per process
         result = run_eval(loaded, None, source, out, output_classes=classes, batch_size=batch_size,
                           workers=_default_workers() if workers is None else workers, device=device,
                           amp=amp, channels_last=channels_last, logits=logits, overwrite=overwrite,

@@ -61,6 +61,9 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--feather", "feather_px", type=float, default=0.0,
                      help="Soften the alpha edge inwards over this many pixels."),
         click.option("--jobs", "-j", type=int, default=1, help="Worker processes."),
+        click.option("--scheduler", type=str, default=None,
+                     help="Run on a Dask cluster (tcp://host:8786), a local one (local:N) or a "
+                          "joblib backend (joblib:NAME) instead of --jobs local processes."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary."),
     ]
     for option in reversed(options):
@@ -84,12 +87,14 @@ def _gates_cleaning(kw: dict[str, Any], min_predicted_iou: float = 0.0) -> tuple
 def _run(call: Callable[..., Any], kw: dict[str, Any], min_predicted_iou: float = 0.0) -> None:
     """Build the options, run ``call`` and print the summary; input errors exit with one line."""
     from siscore.extract import ExtractError
+    from siscore.parallel import scheduling
 
     def body() -> None:
         try:
             gates, cleaning = _gates_cleaning(kw, min_predicted_iou)
             quiet = kw.pop("quiet")
-            result = call(gates=gates, cleaning=cleaning, progress=not quiet, **kw)
+            with scheduling(kw.pop("scheduler")):
+                result = call(gates=gates, cleaning=cleaning, progress=not quiet, **kw)
         except ExtractError as exc:
             raise click.ClickException(str(exc)) from None
         if not quiet:

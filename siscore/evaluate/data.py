@@ -247,6 +247,11 @@ class RenderedDataset(Dataset):
 def as_dataset(dataset: Any, transform: Transform | None) -> FolderDataset | RenderedDataset | Dataset:
     """A path or DatasetInfo becomes a :class:`FolderDataset`; ``transform`` replaces the dataset's."""
     if isinstance(dataset, (str, Path, DatasetInfo)):
+        from siscore.wds import is_webdataset, webdataset_images  # --format webdataset builds
+
+        root = dataset.root if isinstance(dataset, DatasetInfo) else dataset
+        if is_webdataset(root):
+            return webdataset_images(root, transform)
         return FolderDataset(dataset, transform)
     if transform is not None and hasattr(dataset, "with_transform"):
         return dataset.with_transform(transform)

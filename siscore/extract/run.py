@@ -20,6 +20,7 @@ from siscore.extract.records import INFO_COLUMNS, Candidate, ExtractError
 from siscore.extract.report import ExtractResult
 from siscore.extract.worker import Context, process_image
 from siscore.extract.writer import Library
+from siscore.parallel import is_parallel, run_tasks
 
 FORMAT_VERSION = 1
 TASK_OBJECTS = 16  # objects per worker task with --jobs > 1 (amortises the dispatch); 1 image otherwise
@@ -47,20 +48,15 @@ def _tasks(cands: list[Candidate], per_task: int = TASK_OBJECTS) -> list[list[li
     return [t for t in tasks if t]
 
 
-def _process_task(task: list[list[Candidate]], ctx: Context) -> list[dict[str, str]]:
+def _process_task(ctx: Context, task: list[list[Candidate]]) -> list[dict[str, str]]:
     return [row for group in task for row in process_image(group, ctx)]
 
 
 def _results(tasks: list[list[list[Candidate]]], ctx: Context, jobs: int
              ) -> Iterator[list[dict[str, str]]]:
-    if jobs == 1 or len(tasks) <= 1:
-        for t in tasks:
-            yield _process_task(t, ctx)
-        return
-    from joblib import Parallel, delayed
-
-    yield from Parallel(n_jobs=jobs, return_as="generator", batch_size=1)(
-        delayed(_process_task)(t, ctx) for t in tasks)
+    # pool section: siscore.parallel (local processes, or the scheduler of siscore.parallel.scheduling)
+    for _, rows in run_tasks(_process_task, tasks, ctx, jobs=jobs, ordered=True):
+        yield rows
 
 
 def run(source: str, cands: list[Candidate], aggregates: list[dict[str, str]], notes: list[str],
@@ -101,7 +97,8 @@ def run(source: str, cands: list[Candidate], aggregates: list[dict[str, str]], n
                    dynamic_ncols=True, smoothing=0.1)
     t_work = time.perf_counter()
     try:
-        for rows in _results(_tasks(todo, TASK_OBJECTS if jobs > 1 else 1), ctx, jobs):
+        per_task = TASK_OBJECTS if is_parallel(jobs, None, len(todo)) else 1
+        for rows in _results(_tasks(todo, per_task), ctx, jobs):
             lib.record(rows)
             if bar is not None:
                 bar.update(len(rows))

@@ -1,0 +1,253 @@
+"""Evaluation split across processes, GPUs and machines: ``--shard I/N`` or ``torchrun``.
+
+The images of a dataset (in its reading order) are cut into N contiguous
+parts; part I is predicted into ``OUT.shards/part-0000I-of-0000N.csv`` (a
+predictions file of its own, so a lost rank resumes its part by running the
+same command again). When every part is complete they are merged into
+``OUT`` (and ``OUT.meta.json``, ``OUT.logits.npz``), the same files a
+single-process run writes, and ``OUT.shards/`` is removed.
+
+- Under ``torchrun`` (``WORLD_SIZE`` > 1): rank ``RANK`` predicts part
+  ``RANK``; the ranks wait for each other (a ``gloo`` barrier, CPU or GPU) and
+  rank 0 merges. With ``--device auto`` each rank uses GPU ``LOCAL_RANK``.
+- With ``--shard I/N`` (SLURM job arrays, several machines sharing a
+  folder): the process that completes the last part merges (under a lock file).
+
+>>> run = sharded(evaluate, "0/4")          # doctest: +SKIP
+>>> run(model, None, "data/location", "preds.csv")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from siscore.evaluate.predictions import PredictionStore, SidePaths, read_predictions
+
+#: Meta fields that describe one run's counts, not the predictions.
+_RUN_FIELDS = {"format", "predictions", "fingerprint", "logits", "complete", "images", "images_total"}
+
+
+class ShardError(ValueError):
+    """A shard option or a set of parts that cannot be used; the message names the fix."""
+
+
+def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"I/N"`` (or ``(I, N)``) checked; None when not given."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(p) for p in text.split("/")) if isinstance(text, str) else text
+    except ValueError:
+        raise ShardError(f"--shard {text!r}: write it as I/N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ShardError(f"--shard {i}/{n}: I must be in 0..N-1")
+    return i, n
+
+
+def from_torchrun() -> tuple[int, int] | None:
+    """``(RANK, WORLD_SIZE)`` when running under torchrun with more than one process."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return None
+    return (rank, world) if world > 1 else None
+
+
+def positions(total: int, shard: tuple[int, int]) -> range:
+    """The reading positions of part ``shard`` = (I, N): a contiguous, balanced slice."""
+    i, n = shard
+    return range(i * total // n, (i + 1) * total // n)
+
+
+def part_path(out: str | Path, shard: tuple[int, int]) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".shards") / f"part-{shard[0]:05d}-of-{shard[1]:05d}.csv"
+
+
+class ShardView:
+    """Part of a dataset (a FolderDataset, a webdataset folder...): the same interface,
+    positions renumbered from 0, and a fingerprint naming the part."""
+
+    def __init__(self, base: Any, shard: tuple[int, int]) -> None:
+        self.base, self.shard = base, shard
+        self.positions = positions(len(base), shard)
+        self.image_ids = [base.image_ids[p] for p in self.positions]
+        self.labels = [base.labels[p] for p in self.positions]
+        self.valid = [base.valid[p] for p in self.positions]
+
+    @property
+    def transform(self) -> Any:
+        return self.base.transform
+
+    def with_transform(self, transform: Any) -> ShardView:
+        return ShardView(self.base.with_transform(transform), self.shard)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i: int) -> tuple[Any, int, Any]:
+        image, _, meta = self.base[self.positions[i]]
+        return image, i, meta
+
+    def missing_files(self, todo: Sequence[int] | None = None) -> list[str]:
+        todo = range(len(self)) if todo is None else todo
+        return self.base.missing_files([self.positions[i] for i in todo])
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {**self.base.fingerprint(), "shard": f"{self.shard[0]}/{self.shard[1]}"}
+
+    def metadata_header(self) -> None:
+        return None
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
+    meta = SidePaths(path).meta
+    try:
+        return json.loads(meta.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def merge(out: str | Path, n: int, *, overwrite: bool = False) -> bool:
+    """Merge the N complete parts of ``out`` into ``out``; False while a part is missing."""
+    out = Path(out)
+    metas = [_read_meta(part_path(out, (i, n))) for i in range(n)]
+    if not all(m and m.get("complete") for m in metas):
+        return False
+    fingerprints = []
+    for m in metas:
+        fp = json.loads(json.dumps(m["fingerprint"]))
+        fp["dataset"].pop("shard", None)
+        fingerprints.append(fp)
+    if any(fp != fingerprints[0] for fp in fingerprints):
+        raise ShardError(f"--out {out}: its parts in {part_path(out, (0, n)).parent} come from "
+                         "different models, transforms or datasets; remove that folder and run again")
+    first = metas[0]
+    keeps_logits = bool(first.get("logits"))
+    store = PredictionStore(out, fingerprints[0], logits=keeps_logits, overwrite=overwrite)
+    done = store.open({k: v for k, v in first.items() if k not in _RUN_FIELDS and k != "device"})
+    total = 0
+    for i, meta in enumerate(metas):
+        path = part_path(out, (i, n))
+        total += int(meta["images_total"])
+        df = read_predictions(path)
+        keep = ~df["image_id"].isin(done).to_numpy()
+        rows = df[keep].to_numpy(dtype=object).tolist()
+        logits = None
+        if keeps_logits:
+            with np.load(SidePaths(path).logits) as z:
+                order = {int(x): j for j, x in enumerate(z["image_id"])}
+                logits = np.asarray(z["logits"])[[order[int(r[0])] for r in rows]]
+        if rows:
+            store.append(rows, logits)
+    store.finalize(total, {"device": first.get("device")})
+    shutil.rmtree(part_path(out, (0, n)).parent)
+    return True
+
+
+def _try_merge_locked(out: Path, n: int, overwrite: bool) -> bool:
+    """Merge under a lock file (several array jobs may finish at once)."""
+    lock = part_path(out, (0, n)).parent / "merge.lock"
+    me = f"{socket.gethostname()} {os.getpid()}"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            host, pid = lock.read_text().split()
+            alive = host != socket.gethostname() or _alive(int(pid))
+        except (OSError, ValueError):
+            alive = True
+        if alive:
+            return False  # another process merges
+        lock.unlink(missing_ok=True)  # left by a killed merge on this machine
+        return _try_merge_locked(out, n, overwrite)
+    with os.fdopen(fd, "w") as f:
+        f.write(me)
+    try:
+        return merge(out, n, overwrite=overwrite)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sharded(evaluate: Callable[..., Any], shard: str | tuple[int, int] | None = None) -> Callable[..., Any]:
+    """``evaluate`` itself, or, with ``shard`` or under torchrun, a function with its
+    signature that predicts one part and merges the parts (see the module docstring)."""
+    part = parse_shard(shard)
+    torchrun = from_torchrun() if part is None else None
+    part = part or torchrun
+    if part is None or part[1] == 1:
+        return evaluate
+
+    def run(model: Any, transform: Any, dataset: Any, out: str | Path | None = None, **kw: Any) -> Any:
+        from siscore.evaluate.data import RenderedDataset, as_dataset
+        from siscore.evaluate.runner import EvalResult, EvaluateError
+
+        if out is None:
+            raise EvaluateError("--shard and torchrun write one part per process: give --out")
+        if kw.get("limit") is not None:
+            raise EvaluateError("--limit cannot be combined with --shard or torchrun")
+        ds = as_dataset(dataset, None)
+        if isinstance(ds, RenderedDataset):
+            raise EvaluateError("--shard and torchrun read a built dataset (--dataset DIR); build it "
+                                "first (siscore build, --format webdataset for large grids)")
+        if torchrun is not None and kw.get("device", "auto") in (None, "auto"):
+            import torch
+
+            if torch.cuda.is_available():
+                local = int(os.environ.get("LOCAL_RANK", part[0]))
+                kw["device"] = f"cuda:{local % torch.cuda.device_count()}"
+        view = ShardView(ds, part)
+        missing = view.missing_files() if hasattr(ds, "missing_files") else []
+        if missing:
+            raise EvaluateError(f"{ds.root}: {len(missing)} image(s) listed in metadata.csv are missing, "
+                                f"e.g. {missing[0]}; re-build or re-download the dataset")
+        path = part_path(out, part)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result = evaluate(model, transform, view, path, **kw)
+        if torchrun is None:
+            merged = _try_merge_locked(Path(out), part[1], bool(kw.get("overwrite")))
+        else:
+            merged = _merge_with_ranks(Path(out), part, bool(kw.get("overwrite")))
+        if not merged:
+            return result
+        df = read_predictions(out)
+        return EvalResult(df, Path(out), len(df), result.evaluated, len(df) - result.evaluated,
+                          result.seconds, result.device)
+
+    return run
+
+
+def _merge_with_ranks(out: Path, part: tuple[int, int], overwrite: bool) -> bool:
+    """torchrun: every rank waits for the others; rank 0 merges."""
+    import torch.distributed as dist
+
+    own = not dist.is_initialized()
+    if own:
+        dist.init_process_group("gloo")
+    try:
+        dist.barrier()
+        merged = merge(out, part[1], overwrite=overwrite) if part[0] == 0 else False
+        dist.barrier()
+    finally:
+        if own:
+            dist.destroy_process_group()
+    return merged

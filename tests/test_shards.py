@@ -1,0 +1,119 @@
+"""Evaluation split across processes: a 2-process torchrun (gloo, CPU) and --shard I/N give
+the same predictions file as one process; a lost part resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from torch import nn
+
+from siscore import Grid, build
+from siscore.cli import main
+from siscore.evaluate import evaluate
+from siscore.evaluate.shards import part_path, sharded
+from tests.test_build import library  # noqa: F401 - fixture re-used
+
+GRID = Grid(location=[(0.2, 0.3), (0.7, 0.6), (0.5, 0.5)], area=[0.1, 0.3], resolution=[(64, 64)])
+MODEL = ["--model", "resnet18", "--resize", "40", "--crop", "32", "--device", "cpu", "--batch-size", "8",
+         "--workers", "0", "--logits", "-q"]
+
+
+@pytest.fixture(scope="module")
+def dataset(library, tmp_path_factory) -> Path:  # noqa: F811
+    root = tmp_path_factory.mktemp("shards") / "ds"
+    build(GRID, root, foregrounds=library[0], backgrounds=library[1], progress=False)
+    return root
+
+
+def _files(out: Path) -> dict[str, object]:
+    meta = json.loads(out.with_name(out.name + ".meta.json").read_text())
+    with np.load(out.with_name(out.name + ".logits.npz")) as z:
+        arrays = {k: z[k].tolist() for k in z.files}
+    return {"csv": out.read_bytes(), "meta": meta, "logits": arrays}
+
+
+@pytest.fixture(scope="module")
+def reference(dataset, tmp_path_factory) -> dict[str, object]:
+    out = tmp_path_factory.mktemp("ref") / "preds.csv"
+    res = CliRunner().invoke(main, ["evaluate", "--dataset", str(dataset), *MODEL, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return _files(out)
+
+
+def test_torchrun_two_processes_equal_one(dataset, reference, tmp_path) -> None:
+    out = tmp_path / "preds.csv"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "siscore", "evaluate", "--dataset", str(dataset), *MODEL, "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _files(out) == reference
+    assert not part_path(out, (0, 2)).parent.exists()  # the parts are merged and gone
+
+
+def test_manual_shards_merge_when_the_last_part_is_done(dataset, reference, tmp_path) -> None:
+    out = tmp_path / "preds.csv"
+    for i in (1, 0):
+        res = CliRunner().invoke(main, ["evaluate", "--dataset", str(dataset), *MODEL, "--out", str(out),
+                                        "--shard", f"{i}/2"])
+        assert res.exit_code == 0, res.output
+        assert out.exists() == (i == 0)  # merged by the process that completes the last part
+    assert _files(out) == reference
+
+
+class _Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(3 * 4 * 4, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(nn.functional.adaptive_avg_pool2d(x, 4).flatten(1))
+
+
+def _to_tensor(img: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(img, dtype="float32")).permute(2, 0, 1) / 255
+
+
+def test_a_lost_part_resumes(dataset, tmp_path) -> None:
+    ref = tmp_path / "ref.csv"
+    evaluate(_Tiny(), _to_tensor, dataset, ref, name="tiny", batch_size=4, progress=False)
+    out = tmp_path / "preds.csv"
+    sharded(evaluate, "0/2")(_Tiny(), _to_tensor, dataset, out, name="tiny", batch_size=4, progress=False)
+
+    model, calls = _Tiny(), []
+
+    def die_after_two_batches(*_: object) -> None:
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt  # the rank is lost mid-part
+    hook = model.register_forward_hook(die_after_two_batches)
+    with pytest.raises(KeyboardInterrupt):
+        sharded(evaluate, "1/2")(model, _to_tensor, dataset, out, name="tiny", batch_size=4, progress=False)
+    hook.remove()
+    assert not out.exists()
+    again = sharded(evaluate, "1/2")(model, _to_tensor, dataset, out, name="tiny", batch_size=4,
+                                     progress=False)
+    assert 0 < again.evaluated < again.total and again.complete
+    assert out.read_bytes() == ref.read_bytes()
+    assert (json.loads(out.with_name("preds.csv.meta.json").read_text())["fingerprint"]
+            == json.loads(ref.with_name("ref.csv.meta.json").read_text())["fingerprint"])
+
+
+@pytest.mark.parametrize("value", ["2/2", "x", "1/0"])
+def test_bad_shard_is_one_line(dataset, tmp_path, value) -> None:
+    res = CliRunner().invoke(main, ["evaluate", "--dataset", str(dataset), *MODEL,
+                                    "--out", str(tmp_path / "p.csv"), "--shard", value])
+    assert res.exit_code != 0 and "--shard" in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
