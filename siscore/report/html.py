@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pandas as pd
 
 from siscore import __version__
 from siscore.report.paths import href
+from siscore.report.tables import PERCENT, format_value
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222;
@@ -50,25 +50,19 @@ class Section:
 
 
 def _cell(column: str, value: object, row: pd.Series) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "&ndash;"
-    if column == "accuracy":
-        return (f"{value * 100:.1f} [{row['accuracy_ci_low'] * 100:.1f}, "
-                f"{row['accuracy_ci_high'] * 100:.1f}]")
-    if column in ("cell_mean", "worst_cell_accuracy"):
-        return f"{value * 100:.1f}"
+    if column in ("model", "worst_cell"):
+        return html.escape(str(value))
     if column == "images":
         return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:+.3f}" if column == "diff_vs_baseline" else f"{value:.3f}"
-    return html.escape(str(value))
+    return html.escape(format_value(column, value, row)).replace("--", "&ndash;")
 
 
 def table_html(table: pd.DataFrame) -> str:
     """The summary table as an HTML table (accuracies in %, intervals in brackets)."""
-    cols = [c for c in table.columns if c not in ("accuracy_ci_low", "accuracy_ci_high")]
+    cols = [c for c in table.columns if not c.endswith(("_ci_low", "_ci_high"))]
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}"
-                   f"{' (%)' if c in ('accuracy', 'cell_mean', 'worst_cell_accuracy') else ''}"
+                   f"{' (%)' if c in PERCENT and not c.startswith('diff') else ''}"
+                   f"{' (pp)' if c == 'diff_accuracy' else ''}"
                    "</th>" for c in cols)
     body = []
     for _, row in table.iterrows():

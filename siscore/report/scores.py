@@ -19,12 +19,12 @@ import pandas as pd
 from scipy.stats import beta
 
 METRIC_COLUMNS = (
-    "n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk",
+    "n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk", "objects",
     "baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized",
 )
 GEOMETRY = ("x_coord", "y_coord", "area", "rotation")
 REQUIRED = ("model", "n", "correct", "accuracy")
-NUMERIC = ("n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk",
+NUMERIC = ("n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk", "objects",
            "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized")
 KINDS = ("location", "rotation", "size", "breakdown")
 
@@ -136,7 +136,7 @@ def _check_columns(frame: pd.DataFrame, source: str) -> None:
 
 
 #: (column, lowest, highest) that a scores file may hold; NaN is allowed except in n.
-RANGES = (("n", 0, np.inf), ("correct", 0, np.inf), ("accuracy", 0, 1), ("ci_low", 0, 1),
+RANGES = (("n", 0, np.inf), ("objects", 0, np.inf), ("correct", 0, np.inf), ("accuracy", 0, 1), ("ci_low", 0, 1),
           ("ci_high", 0, 1), ("normalized", 0, np.inf), ("diff_accuracy", -1, 1),
           ("diff_ci_low", -1, 1), ("diff_ci_high", -1, 1), ("diff_normalized", -np.inf, np.inf))
 

@@ -22,7 +22,7 @@ from siscore.report.scores import (
     check_baseline,
     default_min_count,
 )
-from siscore.report.size import size_caption, size_plot
+from siscore.report.size import SIZE_VALUES, size_caption, size_plot
 from siscore.report.style import (
     METADATA,
     SAVE_RC,
@@ -60,7 +60,7 @@ class _Job:
 
 
 def _jobs(scores: Scores, stem: str, baseline: str | None, opts: dict,
-          notes: list[str]) -> list[_Job]:
+          notes: list[str], size_value: str = "accuracy") -> list[_Job]:
     kind, jobs = scores.kind, []
     alone = baseline is not None and len(scores.models) < 2
     if alone:
@@ -84,8 +84,8 @@ def _jobs(scores: Scores, stem: str, baseline: str | None, opts: dict,
                                               else "") + ".",
                          lambda: rotation_plot(scores, baseline, **opts)))
     elif kind == "size":
-        jobs.append(_Job(f"{stem}-size", size_caption(scores, baseline),
-                         lambda: size_plot(scores, baseline, **opts)))
+        jobs.append(_Job(f"{stem}-size", size_caption(scores, baseline, size_value),
+                         lambda: size_plot(scores, baseline, value=size_value, **opts)))
     else:
         for by in scores.by:
             jobs.append(_Job(f"{stem}-by-{safe_name(by)}",
@@ -123,6 +123,7 @@ def write_report(scores_paths: ScoresLike | Iterable[ScoresLike],
                  formats: str | Iterable[str] = ("pdf", "svg", "png"), dpi: int = 300,
                  width: str | float = "double", titles: bool = True,
                  min_count: int | None = None, index: bool = True,
+                 size_value: str = "accuracy",
                  progress: Callable[[Path], None] | None = None) -> ReportResult:
     """Write the figures, summary tables and ``index.html`` for each scores file into ``out``.
 
@@ -131,7 +132,8 @@ def write_report(scores_paths: ScoresLike | Iterable[ScoresLike],
     alone (and listed in the index). Each file is written to a temporary name and
     renamed, so an interrupted run leaves no partial file. File names made from data
     (file stems, column names) are sanitised, and every path is checked to lie inside
-    ``out``. ``min_count`` None marks cells with fewer than half the median number of
+    ``out``. ``size_value`` is what the size figure plots (``accuracy`` or
+    ``normalized``). ``min_count`` None marks cells with fewer than half the median number of
     images per cell of each file (:func:`default_min_count`).
     """
     if isinstance(scores_paths, (str, Path, Scores, pd.DataFrame)):
@@ -148,6 +150,8 @@ def write_report(scores_paths: ScoresLike | Iterable[ScoresLike],
         raise ReportError(f"dpi {dpi}: use a resolution between 50 and 2400 dots per inch.")
     if min_count is not None and min_count < 0:
         raise ReportError(f"min_count {min_count}: use 0 (mark nothing) or a positive count.")
+    if size_value not in SIZE_VALUES:
+        raise ReportError(f"size_value {size_value!r}: choose {' or '.join(SIZE_VALUES)}.")
     baselines = [check_baseline(s, baseline) for s in items]
     out = Path(out)
     check_folder(out)
@@ -158,7 +162,8 @@ def write_report(scores_paths: ScoresLike | Iterable[ScoresLike],
         count = default_min_count(scores) if min_count is None else min_count
         opts = {"width": width, "titles": titles, "min_count": count}
         section = Section(scores.source, scores.kind)
-        figures = [(job, job.make()) for job in _jobs(scores, stem, base, opts, result.notes)]
+        figures = [(job, job.make()) for job in _jobs(scores, stem, base, opts, result.notes,
+                                                      size_value)]
         base = base if base in scores.models and len(scores.models) > 1 else None
         table = summary_table(scores, base)
         section.table = table

@@ -204,6 +204,8 @@ def score_predictions(
                              f"kept by the filters; nothing to score for {pred.name!r}")
         stats["normalized"] = normalize(stats, method, by, over)
         stats["topk"] = topk
+        if boot is not None:
+            stats["objects"] = boot.objects_per_cell(full)[stats["_cell"].to_numpy()]
         tables[pred.name] = stats
         n_scored = int((~np.isnan(full)).sum())
         n_total = n_kept
@@ -230,7 +232,8 @@ def score_predictions(
         _add_differences(ref, cells, hit, tables, baseline, balance_classes, n_boot, seed, level)
     frame = pd.concat([t.assign(model=name) for name, t in tables.items()], ignore_index=True)
     columns = ["model", *by, "n", "correct", "accuracy", "ci_low", "ci_high", "normalized",
-               "topk", *(DIFF_COLUMNS if baseline is not None else [])]
+               "topk", *(["objects"] if boot is not None else []),
+               *(DIFF_COLUMNS if baseline is not None else [])]
     frame = frame[columns]
 
     summary: dict[str, Any] = {
@@ -274,6 +277,12 @@ class _Bootstrap:
         pairs, obj = np.unique(key, return_inverse=True)
         object_class = pairs // (int(inst.max()) + 1) if balance else None
         return cls(obj, object_weights(len(pairs), n_boot, seed), object_class, cells)
+
+    def objects_per_cell(self, full: np.ndarray) -> np.ndarray:
+        """Distinct objects with a scored image, per grid cell."""
+        sel = ~np.isnan(full) & (self.cells.code >= 0)
+        pairs = np.unique(self.cells.code[sel] * self.n_objects + self.obj[sel])
+        return np.bincount(pairs // self.n_objects, minlength=len(self.cells.table))
 
     def measures(self, stats: pd.DataFrame, by: Sequence[str], full: np.ndarray
                  ) -> dict[str, np.ndarray]:
