@@ -28,7 +28,7 @@ import pandas as pd
 MODELS = {"lite0": ("efficientnet-lite0", 224), "lite1": ("efficientnet-lite1", 240),
           "lite2": ("efficientnet-lite2", 260)}
 KEEP = ("metadata.csv", "foreground_classes.csv", "foreground_classes_metadata_indices.csv",
-        "label_map.csv", "dataset.json")
+        "label_map.csv", "dataset.json", "backgrounds.csv")
 
 
 def grids():

@@ -145,8 +145,10 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
     for name, m in s["models"].items():
         worst = ", ".join(f"{k}={v}" for k, v in m["worst_cell"].items()
                           if k not in ("accuracy", "n"))
+        ci = m.get("mean_accuracy_ci")
+        interval = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci and None not in ci else ""
         line = (f"  {name}: {m['n_images']} images (coverage {100 * m['coverage']:.1f}%), "
-                f"mean accuracy {m['mean_accuracy']:.4f}, worst cell {worst}: "
+                f"mean accuracy {m['mean_accuracy']:.4f}{interval}, worst cell {worst}: "
                 f"{m['worst_cell']['accuracy']:.4f}")
         if "effective_robustness" in m:
             low, high = m["effective_robustness_ci"]
