@@ -146,9 +146,10 @@ def _check_ranges(frame: pd.DataFrame, source: str) -> None:
     def bad_row(mask: np.ndarray, col: str, why: str) -> None:
         if mask.any():
             row = int(np.flatnonzero(mask)[0])
-            raise ReportError(f"{source}: row {row + 2}, column {col}: "
-                              f"{frame[col].iloc[row]!r} {why}; fix or delete that row "
-                              "(or re-run siscore score).")
+            value = frame[col].iloc[row]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise ReportError(f"{source}: row {row + 2}, column {col}: {value!r} {why}; fix "
+                              "or delete that row (or re-run siscore score).")
 
     for col, low, high in RANGES:
         if col not in frame:
