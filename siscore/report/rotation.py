@@ -154,7 +154,8 @@ def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = No
             labels.append(handles[-1].get_label())
         handles.insert(0, Line2D([], [], linestyle="none"))
         labels.insert(0, "object area:")
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(handles),
+        fig.legend(handles, labels, loc="outside lower center",
+                   ncols=len(handles) if width_in >= 5 or len(handles) <= 4 else 3,
                    handlelength=1.5, columnspacing=1.0, handletextpad=0.4)
         if titles:
             fig.suptitle(fit_label("Rotation: normalised accuracy by angle"
