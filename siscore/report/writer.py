@@ -174,7 +174,8 @@ def write_report(scores_paths: ScoresLike | Iterable[ScoresLike],
                 inside(out, out / f"{job.name}.{fmt}")
         for path in section.table_files.values():
             inside(out, path)
-        planned.append((section, figures, table_to_csv(table), table_to_latex(table, stem)))
+        planned.append((section, figures, table_to_csv(table),
+                        table_to_latex(table, stem + ".csv")))
 
     def done(path: Path) -> None:
         result.files.append(path)
