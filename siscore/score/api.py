@@ -53,7 +53,7 @@ class ScoreResult:
         ``<stem>.effective.csv``, each atomically (a unique temporary name, then a rename;
         nothing is left behind when a write fails). Returns the paths written."""
         out = Path(out)
-        check_target(out)
+        check_target(out, "out")
         paths = [out, out.with_name(out.stem + ".summary.json")]
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -67,15 +67,16 @@ class ScoreResult:
         return paths
 
 
-def check_target(out: Path) -> None:
-    """Refuse an ``--out`` that is a folder or lies under a file, before any work."""
+def check_target(out: Path, option: str = "--out") -> None:
+    """Refuse an ``out`` that is a folder or lies under a file, before any work (errors
+    name ``option``: the CLI's ``--out`` or the API's ``out``)."""
     if out.is_dir():
-        raise ScoreError(f"--out {out}: is a folder; give the scores CSV file to write")
+        raise ScoreError(f"{option} {out}: is a folder; give the scores CSV file to write")
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise ScoreError(f"--out {out}: lies under {parent}, which is a file; give a "
-                                 "path in a folder")
+                raise ScoreError(f"{option} {out}: lies under {parent}, which is a file; "
+                                 "give a path in a folder")
             return
 
 
