@@ -187,4 +187,4 @@ def test_through_siscore_score(tmp_path: Path) -> None:
     assert (out / "rot_scores-rotation.png").is_file()
     table = pd.read_csv(out / "rot_scores-summary.csv").set_index("model")
     assert table.loc["strong", "accuracy"] > table.loc["weak", "accuracy"]
-    assert "rotation_auc" in table.columns
+    assert "rotation_retention" in table.columns

@@ -37,7 +37,7 @@ def location_frame(values: dict[str, dict[tuple[float, float], float]], default:
             for x in GRID:
                 norm = cells.get((x, y), default)
                 rows.append({"model": model, "x_coord": x, "y_coord": y, "n": n,
-                             "correct": int(round(norm * 80)), "accuracy": norm * 0.8,
+                             "correct": norm * 0.8 * n, "accuracy": norm * 0.8,
                              "ci_low": norm * 0.8 - 0.05, "ci_high": norm * 0.8 + 0.05,
                              "normalized": norm, "topk": 1})
     return pd.DataFrame(rows)
@@ -131,7 +131,7 @@ def test_difference_uses_the_files_diff_column_only_for_the_same_baseline() -> N
 
 def test_location_low_count_cells_are_hatched_and_explained() -> None:
     frame = location_frame({"a": {}})
-    frame.loc[(frame.x_coord == 0.5) & (frame.y_coord == 0.0), "n"] = 3
+    frame.loc[(frame.x_coord == 0.5) & (frame.y_coord == 0.0), ["n", "correct"]] = (3, 2)
     fig = location_heatmaps(frame, min_count=20)
     hatched = [p for p in fig.axes[0].patches if p.get_hatch()]
     assert len(hatched) == 1 and hatched[0].get_x() == pytest.approx(0.25)
@@ -156,10 +156,11 @@ def test_rotation_plot_lines_per_size_and_difference_rows() -> None:
     top, diff = fig.axes[:2]
     lines = [ln for ln in top.get_lines() if len(ln.get_xdata()) == 4]
     assert len(lines) == 2  # one line per object size
-    assert list(lines[1].get_xdata()) == [1, 91, 181, 271]
-    assert list(lines[1].get_ydata()) == pytest.approx([1.0, 1.0, 0.6, 1.0])  # area 1.0
+    # the axis is centred on upright: 181 degrees is drawn at -179
+    assert list(lines[1].get_xdata()) == [-179, -89, 1, 91]
+    assert list(lines[1].get_ydata()) == pytest.approx([0.6, 1.0, 1.0, 1.0])  # area 1.0
     diff_lines = [ln for ln in diff.get_lines() if len(ln.get_xdata()) == 4]
-    assert list(diff_lines[1].get_ydata()) == pytest.approx([0, 0, 0.3, 0])
+    assert list(diff_lines[1].get_ydata()) == pytest.approx([0.3, 0, 0, 0])
     low, high = diff.get_ylim()
     assert low == -high and high >= 0.3
     assert any(list(ln.get_ydata()) == [0, 0] for ln in diff.get_lines())  # zero line

@@ -139,9 +139,11 @@ def test_summary_table_numbers(scores_dir: Path) -> None:
     assert row["images"] == 400
     assert row["accuracy"] == pytest.approx(260 / 400)
     assert row["accuracy_ci_low"] < 0.65 < row["accuracy_ci_high"]
-    assert row["cell_mean"] == pytest.approx(0.5)
+    assert row["mean_accuracy"] == pytest.approx(0.5)
     assert row["worst_cell_accuracy"] == pytest.approx(0.2) and row["worst_cell"] == "area=0.1"
-    assert row["diff_vs_baseline"] == pytest.approx(260 / 400 - 160 / 400)
+    # absolute (accuracy) and normalised differences side by side, mean over cells
+    assert row["diff_accuracy"] == pytest.approx(((0.2 - 0.1) + (0.8 - 0.5)) / 2)
+    assert row["diff_normalized"] == pytest.approx(((0.25 - 0.2) + 0) / 2)
     latex = table_to_latex(table, "my_scores.csv")
     assert "\\toprule" in latex and "\\midrule" in latex and "\\bottomrule" in latex
     assert "my\\_model" in latex and "my\\_scores.csv" in latex and "my_model" not in latex
@@ -154,13 +156,13 @@ def test_summary_json_numbers_are_added(tmp_path: Path) -> None:
     frame = location_scores()
     frame.to_csv(tmp_path / "s.csv", index=False)
     summary = {"subset": "location", "models": {
-        BASE: {"n_images": 7938, "center_border_gap": 0.25, "imagenet_top1": 76.1,
+        BASE: {"n_images": 7938, "border_ratio": 0.25, "imagenet_top1": 76.1,
                "effective_robustness": -1.5}}}
     (tmp_path / "s.summary.json").write_text(json.dumps(summary))
     result = write_report(tmp_path / "s.csv", tmp_path / "out", formats="png", dpi=50)
     table = pd.read_csv(tmp_path / "out" / "s-summary.csv").set_index("model")
     assert table.loc[BASE, "images"] == 7938
-    assert table.loc[BASE, "center_border_gap"] == 0.25
+    assert table.loc[BASE, "border_ratio"] == 0.25
     latex = (tmp_path / "out" / "s-summary.tex").read_text()
     assert "76.1" in latex and "$-$1.50" in latex
     assert result.sections[0].kind == "location"

@@ -81,7 +81,8 @@ def test_location_cells_normalisation_and_intervals_by_hand(location):
     result = score_predictions(folder, [preds])
     t = result.scores.set_index(["x_coord", "y_coord"])
     assert list(result.scores.columns) == ["model", "x_coord", "y_coord", "n", "correct",
-                                           "accuracy", "ci_low", "ci_high", "normalized", "topk"]
+                                           "accuracy", "ci_low", "ci_high", "normalized", "topk",
+                                           "objects"]
     assert (result.scores["model"] == "model_a").all() and (t["topk"] == 1).all()
     assert (t["n"] == 4).all()
     for cell, k in LOC_K.items():
@@ -102,10 +103,14 @@ def test_location_cells_normalisation_and_intervals_by_hand(location):
     assert m["n_images"] == 36 and m["coverage"] == 1.0
     assert m["mean_accuracy"] == pytest.approx(4.0 / 9)
     assert m["worst_cell"] == {"x_coord": 1.0, "y_coord": 0.0, "accuracy": 0.0, "n": 4}
-    assert m["p5_p95_ratio"] == pytest.approx((0.4 * 0.25) / 0.9)  # p5 at position 0.4
-    # centre = (0.5, 0.5) alone; border = the 8 others, mean 3/8
-    assert m["center_border_gap"] == pytest.approx(1.0 - 3.0 / 8)
-    assert "rotation_auc" not in m
+    # best tenth of 9 cells = the best cell (1.0): uniformity = mean / 1.0
+    assert m["uniformity"] == pytest.approx(4.0 / 9)
+    # centre = (0.5, 0.5) alone (1.0); border = the 8 others, mean 3/8
+    assert m["border_ratio"] == pytest.approx(3.0 / 8)
+    assert "rotation_retention" not in m
+    for key in ("mean_accuracy", "uniformity", "border_ratio"):
+        low, high = m[key + "_ci"]
+        assert low <= m[key] <= high
     assert result.effective is None
 
 
@@ -120,10 +125,11 @@ def test_rotation_max_within_each_area_and_auc_by_hand(tmp_path):
     assert result.summary["normalize"] == "max"
     assert result.summary["normalize_over"] == ["rotation"]
     np.testing.assert_allclose(t["normalized"], [1, 0.5, 0.25, 1, 1, 0.5])
-    # area 0.2: trapezoids 20*(1+.5)/2 + 20*(.5+.25)/2 = 22.5 over 40 degrees; area 0.5: 35/40
-    auc = result.summary["models"]["m"]["rotation_auc"]
-    assert auc == pytest.approx((22.5 / 40 + 35 / 40) / 2)
-    assert "center_border_gap" not in result.summary["models"]["m"]
+    # upright (within 20 degrees) = angle 1 only: area 0.2 keeps (1 + .5 + .25) / 3 of it,
+    # area 0.5 (1 + 1 + .5) / 3; every (area, angle) cell weighs the same
+    kept = result.summary["models"]["m"]["rotation_retention"]
+    assert kept == pytest.approx((1 + 0.5 + 0.25 + 1 + 1 + 0.5) / 6)
+    assert "border_ratio" not in result.summary["models"]["m"]
     # p95 within each area: area 0.2 has 1, .5, .25 -> .5 + .9 * .5 = .95
     p95 = score(folder, [preds], normalize_method="p95", normalize_over=["rotation"])
     np.testing.assert_allclose(p95["normalized"][:3], np.array([1, 0.5, 0.25]) / 0.95)
@@ -278,7 +284,8 @@ def test_baseline_differences_are_paired_and_deterministic(location, tmp_path):
     # the cell at (0.5, 0.5) is 4/4 for both: difference exactly 0 in every resample
     centre = b.set_index(["x_coord", "y_coord"]).loc[(0.5, 0.5)]
     assert (centre["diff_ci_low"], centre["diff_ci_high"]) == (0.0, 0.0)
-    assert result.summary["bootstrap"] == {"resamples": 300, "seed": 0, "unit": "object"}
+    assert result.summary["bootstrap"] == {"resamples": 300, "seed": 0, "unit": "object",
+                                           "objects": 4, "level": 0.95}
 
 
 def test_bootstrap_depends_on_the_seed_only(tmp_path):
@@ -303,17 +310,40 @@ def test_bootstrap_depends_on_the_seed_only(tmp_path):
 
 
 def test_effective_robustness_matches_a_hand_least_squares_fit():
-    x = {"a": 60.0, "b": 70.0, "c": 80.0, "d": 75.0}
-    y = {"a": 30.0, "b": 45.0, "c": 55.0, "d": 60.0}
-    table, fit = effective_robustness(x, y, fit_models=["a", "b", "c"])
-    lx = np.log(np.array([0.6, 0.7, 0.8]) / (1 - np.array([0.6, 0.7, 0.8])))
-    ly = np.log(np.array([0.3, 0.45, 0.55]) / (1 - np.array([0.3, 0.45, 0.55])))
-    (b1, b0), *_ = np.linalg.lstsq(np.column_stack([lx, np.ones(3)]), ly, rcond=None)
+    x = {"a": 60.0, "b": 70.0, "c": 80.0, "d": 75.0, "e": 65.0, "f": 85.0, "g": 72.0}
+    y = {"a": 30.0, "b": 45.0, "c": 55.0, "d": 60.0, "e": 36.0, "f": 62.0, "g": 50.0}
+    fitted = ["a", "b", "c", "e", "f"]
+    table, fit = effective_robustness(x, y, fit_models=fitted)
+    px = np.array([x[m] for m in fitted]) / 100
+    py = np.array([y[m] for m in fitted]) / 100
+    lx, ly = np.log(px / (1 - px)), np.log(py / (1 - py))
+    (b1, b0), *_ = np.linalg.lstsq(np.column_stack([lx, np.ones(5)]), ly, rcond=None)
     assert (fit["slope"], fit["intercept"]) == (pytest.approx(b1), pytest.approx(b0))
     d = table.set_index("model").loc["d"]
     pred = 100 / (1 + np.exp(-(b1 * np.log(0.75 / 0.25) + b0)))
     assert d["effective_robustness"] == pytest.approx(60.0 - pred)
     assert not d["in_fit"] and table.set_index("model").loc["a", "in_fit"]
+    # the interval comes from the fit's uncertainty (statsmodels-free: OLS by hand)
+    resid = ly - (b1 * lx + b0)
+    s2 = resid @ resid / 3
+    xbar, sxx = lx.mean(), ((lx - lx.mean()) ** 2).sum()
+    se = np.sqrt(s2 * (1 / 5 + (np.log(3) - xbar) ** 2 / sxx))
+    from scipy.stats import t as student_t
+    mean = b1 * np.log(3) + b0
+    hi = 60 - 100 / (1 + np.exp(-(mean - student_t.ppf(0.975, 3) * se)))
+    assert d["effective_robustness_ci_high"] == pytest.approx(hi)
+    assert d["effective_robustness_ci_low"] < d["effective_robustness"] < hi
+
+
+def test_effective_robustness_refuses_a_trend_on_too_few_models():
+    x = {"a": 60.0, "b": 70.0, "c": 80.0}
+    y = {"a": 30.0, "b": 45.0, "c": 55.0}
+    with pytest.raises(ScoreError, match="at least 5 models .*--testbed"):
+        effective_robustness(x, y)
+    testbed = {f"ref{i}": (55.0 + 5 * i, 25.0 + 6 * i + (i % 2)) for i in range(6)}
+    table, fit = effective_robustness(x, y, testbed=testbed)
+    assert fit["fitted_on"] == "--testbed" and fit["models"] == list(testbed)
+    assert not table["in_fit"].any() and table["effective_robustness_ci_low"].notna().all()
 
 
 def test_torchvision_weight_metadata_gives_imagenet_top1_offline():
@@ -338,7 +368,12 @@ def test_effective_robustness_in_summary_and_csv(tmp_path):
                                                                    index=False)
     (tmp_path / "r34.csv.meta.json").write_text('{"weights": "ResNet34_Weights.IMAGENET1K_V1"}')
     paths.append(tmp_path / "r34.csv")
-    result = score_predictions(folder, paths, imagenet_acc={"tiny": 60.0})
+    for i, acc in enumerate((0.4, 0.55)):  # five models: enough for a trend
+        paths.append(tmp_path / f"extra{i}.csv")
+        simulate_predictions(md, acc, seed=20 + i, model=f"extra{i}").to_csv(paths[-1],
+                                                                            index=False)
+    result = score_predictions(folder, paths, imagenet_acc={"tiny": 60.0, "extra0": 65.0,
+                                                            "extra1": 71.0})
     models = result.summary["models"]
     assert models["resnet34"]["imagenet_top1"] == pytest.approx(73.314)
     assert models["resnet50:IMAGENET1K_V2"]["imagenet_top1"] == pytest.approx(80.858)
@@ -353,7 +388,9 @@ def test_effective_robustness_in_summary_and_csv(tmp_path):
     paths_written = result.write(tmp_path / "out" / "scores.csv")
     written = pd.read_csv(paths_written[2])
     assert list(written.columns) == ["model", "imagenet_top1", "siscore_accuracy",
-                                     "predicted_accuracy", "effective_robustness", "in_fit"]
+                                     "predicted_accuracy", "effective_robustness",
+                                     "effective_robustness_ci_low",
+                                     "effective_robustness_ci_high", "in_fit"]
 
 
 def test_effective_robustness_that_cannot_be_fitted_is_a_note_unless_asked(location, tmp_path):
@@ -369,7 +406,7 @@ def test_effective_robustness_that_cannot_be_fitted_is_a_note_unless_asked(locat
     assert any("no effective robustness" in n and "different ImageNet top-1" in n
                for n in result.notes)
     assert result.summary["models"]["crop224"]["imagenet_top1"] == pytest.approx(80.858)
-    with pytest.raises(ScoreError, match="at least 2 models with different ImageNet top-1"):
+    with pytest.raises(ScoreError, match="at least 5 models with different ImageNet top-1"):
         score_predictions(folder, paths, fit_models=["crop224", "crop288"])
 
 
@@ -447,12 +484,12 @@ def test_cli_writes_the_contract_files(location, tmp_path):
     assert "model_a: 36 images (coverage 100.0%)" in r.output
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["model", "x_coord", "y_coord", "n", "correct", "accuracy",
-                                   "ci_low", "ci_high", "normalized", "topk"]
+                                   "ci_low", "ci_high", "normalized", "topk", "objects"]
     summary = json.loads((tmp_path / "res" / "scores.summary.json").read_text())
     assert set(summary) >= {"subset", "factors", "normalize", "topk", "models"}
     assert set(summary["models"]["model_a"]) >= {
-        "n_images", "coverage", "mean_accuracy", "worst_cell", "p5_p95_ratio",
-        "center_border_gap"}
+        "n_images", "coverage", "mean_accuracy", "worst_cell", "uniformity",
+        "border_ratio", "mean_accuracy_ci"}
     assert not list((tmp_path / "res").glob("*.tmp"))
     report = pytest.importorskip("siscore.report.scores")
     loaded = report.load_scores(out)  # the report command reads what score writes

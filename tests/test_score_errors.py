@@ -204,5 +204,5 @@ def test_bad_side_tables(tmp_path):
 def test_effective_robustness_without_imagenet_accuracies(data, tmp_path):
     folder, preds = data
     preds.to_csv(tmp_path / "p.csv", index=False)
-    with pytest.raises(ScoreError, match="needs at least 2 models .* --imagenet-acc"):
+    with pytest.raises(ScoreError, match="at least 5 models .* --testbed"):
         score_predictions(folder, [tmp_path / "p.csv"], imagenet_acc={"p": 70.0})

@@ -33,12 +33,17 @@ from siscore.cli.common import fail, run_guarded
 @click.option("--no-titles", is_flag=True,
               help="Leave out figure titles (captions live in LaTeX); panel labels naming "
                    "the models stay.")
-@click.option("--min-count", type=int, default=20,
+@click.option("--min-count", type=int, default=None, show_default=False,
               help="Mark cells scored on fewer images than this: hatched in heatmaps, hollow "
-                   "markers in line plots. 0 marks nothing.")
+                   "markers in line plots. 0 marks nothing. Default: half the median number "
+                   "of images per cell of each scores file.")
+@click.option("--size-value", type=click.Choice(["accuracy", "normalized"]), default="accuracy",
+              help="What the size figure plots: accuracy, or accuracy divided by the model's "
+                   "best area (the paper's size figure).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def report(scores: tuple[Path, ...], out: Path, baseline: str | None, formats: str, dpi: int,
-           width: str, no_titles: bool, min_count: int, quiet: bool) -> None:
+           width: str, no_titles: bool, min_count: int | None, size_value: str,
+           quiet: bool) -> None:
     """Write the SI-SCORE paper's figures and summary tables for scored models.
 
     \b
@@ -46,7 +51,7 @@ def report(scores: tuple[Path, ...], out: Path, baseline: str | None, formats: s
       <stem>-location.*        normalised accuracy per object-centre cell, per model
       <stem>-location-diff.*   baseline map, then each model minus the baseline
       <stem>-rotation.*        normalised accuracy by angle, one line per object size
-      <stem>-size.*            accuracy by object area with 95% Clopper-Pearson bands
+      <stem>-size.*            accuracy by object area, 95% bands, objects per point
       <stem>-by-<column>.*     accuracy per model and class/background
       <stem>-summary.csv/.tex  summary per model (LaTeX uses booktabs)
     and index.html showing all of them. The same scores give byte-identical files.
@@ -65,6 +70,10 @@ def report(scores: tuple[Path, ...], out: Path, baseline: str | None, formats: s
             fmts = parse_formats(formats)
         except ValueError as exc:
             fail(f"--format {formats!r}: {exc}")
+        if min_count is not None and min_count < 0:
+            fail(f"--min-count {min_count}: use 0 (mark nothing) or a positive count")
+        if not 50 <= dpi <= 2400:
+            fail(f"--dpi {dpi}: use a resolution between 50 and 2400 dots per inch")
         count = 0
 
         def progress(path: Path) -> None:
@@ -76,9 +85,11 @@ def report(scores: tuple[Path, ...], out: Path, baseline: str | None, formats: s
         try:
             result = write_report(list(scores), out, baseline=baseline, formats=fmts, dpi=dpi,
                                   width=width, titles=not no_titles, min_count=min_count,
-                                  progress=progress)
+                                  size_value=size_value, progress=progress)
         except ReportError as exc:
             raise click.ClickException(str(exc)) from None
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
         if not quiet:
             click.echo(f"{count} files in {result.out}; open {result.out / 'index.html'}")
 

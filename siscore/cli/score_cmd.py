@@ -70,14 +70,19 @@ from siscore.cli.common import fail
               help="CSV 'model,imagenet_top1' (percent) for effective robustness (default: "
                    "torchvision's weight metadata for names like resnet50:IMAGENET1K_V2).")
 @click.option("--fit-models", multiple=True,
-              help="Fit the effective-robustness trend on these models only (default: all).")
+              help="Fit the effective-robustness trend on these scored models only (default: "
+                   "all with a known ImageNet top-1; at least 5 are needed).")
+@click.option("--testbed", type=click.Path(dir_okay=False, path_type=Path),
+              help="Reference testbed for effective robustness: CSV 'model,imagenet_top1,"
+                   "accuracy' (percent; accuracy = mean_accuracy on the same data) of at "
+                   "least 5 models; the trend is fitted on these only.")
 @click.option("--min-coverage", type=click.FloatRange(0, 1), default=0.0,
               help="Fail when a model has predictions for less than this fraction of images.")
 @click.option("--quiet", "-q", is_flag=True,
               help="Print only errors and notes (coverage, classes never correct, ...).")
 def score(dataset, metadata, classes, label_map, predictions, names, out, by, normalize_method,
           normalize_over, topk, label_space, min_pct_inside, balance_classes, baseline, n_boot,
-          seed, output_map, imagenet_acc, fit_models, min_coverage, quiet) -> None:
+          seed, output_map, imagenet_acc, fit_models, testbed, min_coverage, quiet) -> None:
     """Score predictions per cell of the factor grid: n, accuracy, exact 95% interval,
     normalised accuracy, and per-model summary numbers.
 
@@ -91,7 +96,8 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
       siscore score --dataset data/location -p a.csv --by label --balance-classes --out c.csv
     """
     from siscore.score import ScoreError, from_metadata, read_imagenet_acc, read_output_map
-    from siscore.score.api import score_predictions
+    from siscore.score.api import check_target, score_predictions
+    from siscore.score.effective import read_testbed
     from siscore.score.reference import from_dataset
 
     if dataset is not None and metadata is not None:
@@ -108,6 +114,7 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
     if names and len(names) != len(predictions):
         fail(f"{len(names)} --name for {len(predictions)} --predictions; give one per file")
     try:
+        check_target(out)
         ref = (from_dataset(dataset, label_map) if dataset is not None
                else from_metadata(metadata, classes, label_map))
         result = score_predictions(
@@ -117,7 +124,8 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
             balance_classes=balance_classes, baseline=baseline, n_boot=n_boot, seed=seed,
             output_map=read_output_map(output_map) if output_map else None,
             imagenet_acc=read_imagenet_acc(imagenet_acc) if imagenet_acc else None,
-            fit_models=list(fit_models) or None)
+            fit_models=list(fit_models) or None,
+            testbed=read_testbed(testbed) if testbed else None)
     except ScoreError as exc:
         raise click.ClickException(str(exc)) from None
     low = {m: s["coverage"] for m, s in result.summary["models"].items()
@@ -127,7 +135,10 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
             "coverage below --min-coverage " + f"{min_coverage}: " +
             ", ".join(f"{m} {100 * c:.1f}%" for m, c in low.items()) +
             "; finish the evaluation (re-run `siscore evaluate` to resume) or lower it")
-    paths = result.write(out)
+    try:
+        paths = result.write(out)
+    except ScoreError as exc:
+        raise click.ClickException(str(exc)) from None
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if quiet:
@@ -138,10 +149,14 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
     for name, m in s["models"].items():
         worst = ", ".join(f"{k}={v}" for k, v in m["worst_cell"].items()
                           if k not in ("accuracy", "n"))
+        ci = m.get("mean_accuracy_ci")
+        interval = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci and None not in ci else ""
         line = (f"  {name}: {m['n_images']} images (coverage {100 * m['coverage']:.1f}%), "
-                f"mean accuracy {m['mean_accuracy']:.4f}, worst cell {worst}: "
+                f"mean accuracy {m['mean_accuracy']:.4f}{interval}, worst cell {worst}: "
                 f"{m['worst_cell']['accuracy']:.4f}")
         if "effective_robustness" in m:
-            line += f", effective robustness {m['effective_robustness']:+.2f} pp"
+            low, high = m["effective_robustness_ci"]
+            line += (f", effective robustness {m['effective_robustness']:+.2f} pp "
+                     f"[{low:+.2f}, {high:+.2f}]")
         click.echo(line)
     click.echo("wrote " + ", ".join(str(p) for p in paths))

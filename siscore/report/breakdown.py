@@ -27,24 +27,39 @@ NAMES = {"label": "object class", "background_name": "background",
 TRANSPOSE_ABOVE = 20  # more categories than this: categories go down the y axis
 
 
-def breakdown_table(scores: Scores, by: str, order: str = "accuracy") -> tuple[
+def numeric_levels(levels) -> dict | None:
+    """Each level as a number when every level reads as one (``"8"``, ``"0.5"``), else None."""
+    out = {}
+    for level in levels:
+        try:
+            out[level] = float(level)
+        except (TypeError, ValueError):
+            return None
+    return out
+
+
+def breakdown_table(scores: Scores, by: str, order: str | None = None) -> tuple[
         pd.DataFrame, pd.DataFrame]:
     """(accuracy, n) tables with models as rows and ``by`` categories as columns.
 
     Cells are pooled over every other factor (sums of correct and n). Categories are
     sorted by their mean accuracy over models, best first (``order="accuracy"``), or
-    by name (``order="name"``).
+    by name (``order="name"``; numerically when every level is a number). The default
+    (None) is ``name`` for numeric levels (an intervention's strength) and
+    ``accuracy`` otherwise.
     """
     pooled = aggregate(scores, [by])
     acc = pooled.pivot(index="model", columns=by, values="accuracy")
     counts = pooled.pivot(index="model", columns=by, values="n").fillna(0)
     models = scores.models
+    numbers = numeric_levels(acc.columns)
+    order = order or ("name" if numbers is not None else "accuracy")
     if order == "accuracy":
         mean = acc.mean(axis=0, skipna=True)
         cats = sorted(acc.columns, key=lambda c: (-(mean[c] if np.isfinite(mean[c]) else -1),
                                                   str(c)))
     elif order == "name":
-        cats = sorted(acc.columns, key=str)
+        cats = sorted(acc.columns, key=(lambda c: numbers[c]) if numbers is not None else str)
     else:
         raise ValueError(f"unknown order {order!r}: use 'accuracy' or 'name'")
     return acc.reindex(index=models, columns=cats), counts.reindex(index=models, columns=cats)
@@ -52,7 +67,7 @@ def breakdown_table(scores: Scores, by: str, order: str = "accuracy") -> tuple[
 
 def breakdown_heatmap(scores: Scores | pd.DataFrame | str, by: str | None = None, *,
                       width: str | float = "double", titles: bool = True, min_count: int = 0,
-                      order: str = "accuracy", annotate: bool | None = None) -> Figure:
+                      order: str | None = None, annotate: bool | None = None) -> Figure:
     """Heatmap of accuracy with one row per model and one column per category of ``by``.
 
     With more than 20 categories the map is transposed (categories down the side).
@@ -81,7 +96,8 @@ def breakdown_heatmap(scores: Scores | pd.DataFrame | str, by: str | None = None
     with paper_style():
         cbar = fig.colorbar(mesh, ax=axes, location="right", aspect=20, pad=0.01,
                             fraction=0.04, shrink=1.0 if len(axes) == 1 else 0.5)
-        cbar.set_label(scores.accuracy_label)
+        cbar.set_label(scores.accuracy_label + " (%)")  # as the numbers in the cells
+        cbar.ax.yaxis.set_major_formatter(lambda v, _: f"{v * 100:.0f}")
         cbar.ax.tick_params(labelsize=6, length=2)
         handles = []
         if hatched:

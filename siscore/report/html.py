@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from siscore import __version__
+from siscore.report.paths import href
+from siscore.report.tables import PERCENT, format_value
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222;
@@ -34,7 +35,7 @@ class FigureEntry:
     name: str
     caption: str
     files: dict[str, Path]
-    png: bytes
+    png: bytes = field(repr=False)
 
 
 @dataclass
@@ -49,25 +50,19 @@ class Section:
 
 
 def _cell(column: str, value: object, row: pd.Series) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "&ndash;"
-    if column == "accuracy":
-        return (f"{value * 100:.1f} [{row['accuracy_ci_low'] * 100:.1f}, "
-                f"{row['accuracy_ci_high'] * 100:.1f}]")
-    if column in ("cell_mean", "worst_cell_accuracy"):
-        return f"{value * 100:.1f}"
+    if column in ("model", "worst_cell"):
+        return html.escape(str(value))
     if column == "images":
         return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:+.3f}" if column == "diff_vs_baseline" else f"{value:.3f}"
-    return html.escape(str(value))
+    return html.escape(format_value(column, value, row)).replace("--", "&ndash;")
 
 
 def table_html(table: pd.DataFrame) -> str:
     """The summary table as an HTML table (accuracies in %, intervals in brackets)."""
-    cols = [c for c in table.columns if c not in ("accuracy_ci_low", "accuracy_ci_high")]
+    cols = [c for c in table.columns if not c.endswith(("_ci_low", "_ci_high"))]
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}"
-                   f"{' (%)' if c in ('accuracy', 'cell_mean', 'worst_cell_accuracy') else ''}"
+                   f"{' (%)' if c in PERCENT and not c.startswith('diff') else ''}"
+                   f"{' (pp)' if c == 'diff_accuracy' else ''}"
                    "</th>" for c in cols)
     body = []
     for _, row in table.iterrows():
@@ -77,8 +72,11 @@ def table_html(table: pd.DataFrame) -> str:
             + "\n</tbody></table>")
 
 
-def render_index(sections: list[Section], out: Path, title: str = "siscore report") -> str:
-    """HTML text of the index page; links are relative to ``out``."""
+def render_index(sections: list[Section], out: Path, title: str = "siscore report", *,
+                 others: list[Path] | None = None, notes: list[str] | None = None) -> str:
+    """HTML text of the index page. Links are relative to ``out``, start with ``./`` and
+    are quoted; ``others`` (files already in ``out`` that this run did not write) are
+    listed at the end, and ``notes`` (what was not drawn, and why) at the top."""
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
@@ -86,22 +84,30 @@ def render_index(sections: list[Section], out: Path, title: str = "siscore repor
         f"<p>Written by <code>siscore report</code> {html.escape(__version__)}. Figures are "
         "shown as PNG; the links open the files in each format.</p>",
     ]
+    for note in notes or []:
+        parts.append(f'<p class="note">Note: {html.escape(note)}</p>')
     for section in sections:
         parts.append(f"<h2>{html.escape(section.kind)}: <code>{html.escape(Path(section.source).name)}"
                      "</code></h2>")
         for fig in section.figures:
             data = base64.b64encode(fig.png).decode("ascii")
             links = " · ".join(
-                f'<a href="{html.escape(p.relative_to(out).as_posix())}">{fmt.upper()}</a>'
+                f'<a href="{html.escape(href(out, p))}">{fmt.upper()}</a>'
                 for fmt, p in fig.files.items())
             parts.append(f'<figure id="{html.escape(fig.name)}">'
                          f'<img src="data:image/png;base64,{data}" alt="{html.escape(fig.caption)}">'
                          f"<figcaption>{html.escape(fig.caption)} ({links})</figcaption></figure>")
         if section.table is not None:
             links = " · ".join(
-                f'<a href="{html.escape(p.relative_to(out).as_posix())}">{fmt.upper()}</a>'
+                f'<a href="{html.escape(href(out, p))}">{fmt.upper()}</a>'
                 for fmt, p in section.table_files.items())
             parts.append(f"<h3>Summary per model ({links})</h3>")
             parts.append(table_html(section.table))
+    if others:
+        parts.append("<h2>Other files in this folder</h2>")
+        parts.append("<p>Not written by this run (earlier runs, or your own files):</p><ul>")
+        parts += [f'<li><a href="{html.escape(href(out, p))}">{html.escape(p.name)}</a></li>'
+                  for p in others]
+        parts.append("</ul>")
     parts += ["</body>", "</html>", ""]
     return "\n".join(parts)

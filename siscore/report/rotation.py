@@ -26,12 +26,35 @@ def _area_label(area: float) -> str:
     return f"{area * 100:g}%"
 
 
-def draw_lines(ax: Axes, rows: pd.DataFrame, x: str, y: str, colour, label: str,
-               min_count: int, marker: str = "o") -> bool:
-    """One line with markers; points on fewer than ``min_count`` images get hollow markers.
-    Returns whether any point was hollow."""
+def with_gaps(rows: pd.DataFrame, x: str, levels: np.ndarray | None) -> pd.DataFrame:
+    """Rows sorted by ``x`` with an empty row wherever the line would skip one of
+    ``levels`` (the levels present anywhere in the file: one the filters removed from
+    this curve), so the line breaks there instead of bridging it."""
     rows = rows.sort_values(x)
-    ax.plot(rows[x], rows[y], color=colour, label=label, marker=marker or None,
+    if levels is None or len(rows) < 2:
+        return rows
+    xs = rows[x].to_numpy(dtype=float)
+    pos = np.searchsorted(np.asarray(levels, dtype=float), xs)
+    jumps = np.flatnonzero(np.diff(pos) > 1)
+    if not jumps.size:
+        return rows
+    gaps = pd.DataFrame({x: (xs[jumps] + xs[jumps + 1]) / 2})
+    return pd.concat([rows, gaps], ignore_index=True).sort_values(x, kind="stable")
+
+
+def grid_levels(values: np.ndarray) -> np.ndarray:
+    """The distinct levels of a factor in a file, sorted."""
+    values = np.asarray(values, dtype=float)
+    return np.unique(values[np.isfinite(values)])
+
+
+def draw_lines(ax: Axes, rows: pd.DataFrame, x: str, y: str, colour, label: str,
+               min_count: int, marker: str = "o", levels: np.ndarray | None = None) -> bool:
+    """One line with markers, broken where it skips one of ``levels``; points on fewer than ``min_count`` images get hollow markers. Returns
+    whether any point was hollow."""
+    rows = rows.sort_values(x)
+    line = with_gaps(rows, x, levels)
+    ax.plot(line[x], line[y], color=colour, label=label, marker=marker or None,
             markersize=2.5, markeredgewidth=0.6)
     low = rows[(rows["n"] < min_count)] if min_count > 0 else rows.iloc[:0]
     if not low.empty:
@@ -39,6 +62,12 @@ def draw_lines(ax: Axes, rows: pd.DataFrame, x: str, y: str, colour, label: str,
                 markerfacecolor="white", markeredgecolor=colour, markeredgewidth=0.7,
                 clip_on=False, zorder=3)
     return not low.empty
+
+
+def centred_angle(degrees: np.ndarray) -> np.ndarray:
+    """Angles in (-180, 180], 0 = upright."""
+    out = np.mod(np.asarray(degrees, dtype=float) + 180.0, 360.0) - 180.0
+    return np.where(out == -180.0, 180.0, out)
 
 
 def hollow_handle(min_count: int) -> Line2D:
@@ -64,6 +93,9 @@ def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = No
         raise ReportError(f"{scores.source}: no 'normalized' column; re-run `siscore score`.")
     baseline = check_baseline(scores, baseline)
     frame = with_difference(scores, baseline) if baseline is not None else scores.frame
+    # centre the axis on upright: 341 degrees is -19, so the peak at 0 reads as one
+    frame = frame.assign(rotation=centred_angle(frame["rotation"].to_numpy(dtype=float)))
+    levels = grid_levels(frame["rotation"])
     if "area" not in frame:
         frame = frame.assign(area=np.nan)
     areas = sorted(frame["area"].dropna().unique()) or [np.nan]
@@ -87,7 +119,7 @@ def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = No
                 sub = rows if np.isnan(area) else rows[rows["area"] == area]
                 hollow |= draw_lines(ax, sub, "rotation", column, colours[area],
                                      _area_label(area) if not np.isnan(area) else "all sizes",
-                                     min_count)
+                                     min_count, levels=levels)
             suffix = "" if baseline is None else (
                 " (baseline)" if i == 0 else f" \N{MINUS SIGN} {baseline}")
             name = fit_label(model + suffix, width_in * 0.85)
@@ -95,7 +127,8 @@ def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = No
             if is_diff:
                 ax.axhline(0, color="0.4", linewidth=0.6, linestyle="--", zorder=0)
                 ax.set_ylabel("difference")
-                diff_axes.append((ax, rows["diff"]))
+                dense = rows.loc[rows["n"] >= min_count, "diff"]  # sparse points: no say
+                diff_axes.append((ax, dense if dense.notna().any() else rows["diff"]))
             else:
                 ax.set_ylabel(fit_label("normalised accuracy", 0.9))
                 norm_axes.append((ax, rows["normalized"]))
@@ -111,17 +144,18 @@ def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = No
         for ax, _ in norm_axes:
             ax.set_ylim(bottom, top + 0.02)
         fig.align_ylabels(axes)
-        axes[-1].set_xlim(0, 360)
-        axes[-1].set_xticks(range(0, 361, 60))
+        axes[-1].set_xlim(-180, 180)
+        axes[-1].set_xticks(range(-180, 181, 60))
         axes[-1].xaxis.set_major_formatter(lambda v, _: f"{v:g}\N{DEGREE SIGN}")
-        axes[-1].set_xlabel("rotation angle (counter-clockwise)")
+        axes[-1].set_xlabel("rotation angle from upright (counter-clockwise)")
         handles, labels = axes[0].get_legend_handles_labels()
         if hollow:
             handles.append(hollow_handle(min_count))
             labels.append(handles[-1].get_label())
         handles.insert(0, Line2D([], [], linestyle="none"))
         labels.insert(0, "object area:")
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(handles),
+        fig.legend(handles, labels, loc="outside lower center",
+                   ncols=len(handles) if width_in >= 5 or len(handles) <= 4 else 3,
                    handlelength=1.5, columnspacing=1.0, handletextpad=0.4)
         if titles:
             fig.suptitle(fit_label("Rotation: normalised accuracy by angle"

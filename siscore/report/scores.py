@@ -19,12 +19,12 @@ import pandas as pd
 from scipy.stats import beta
 
 METRIC_COLUMNS = (
-    "n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk",
+    "n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk", "objects",
     "baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized",
 )
 GEOMETRY = ("x_coord", "y_coord", "area", "rotation")
 REQUIRED = ("model", "n", "correct", "accuracy")
-NUMERIC = ("n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk",
+NUMERIC = ("n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk", "objects",
            "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized")
 KINDS = ("location", "rotation", "size", "breakdown")
 
@@ -124,6 +124,7 @@ def _check_columns(frame: pd.DataFrame, source: str) -> None:
                 f"{source}: row {row + 2}, column {col}: {frame[col].iloc[row]!r} is not a "
                 "number; fix or delete that row.")
         frame[col] = values
+    _check_ranges(frame, source)
     for col in (c for c in GEOMETRY if c in frame.columns):
         values = pd.to_numeric(frame[col], errors="coerce")
         if values.isna().any():
@@ -132,6 +133,47 @@ def _check_columns(frame: pd.DataFrame, source: str) -> None:
                 f"{source}: row {row + 2}, column {col}: {frame[col].iloc[row]!r} is not a "
                 "number; fix or delete that row.")
         frame[col] = values
+
+
+#: (column, lowest, highest) that a scores file may hold; NaN is allowed except in n.
+RANGES = (("n", 0, np.inf), ("objects", 0, np.inf), ("correct", 0, np.inf), ("accuracy", 0, 1), ("ci_low", 0, 1),
+          ("ci_high", 0, 1), ("normalized", 0, np.inf), ("diff_accuracy", -1, 1),
+          ("diff_ci_low", -1, 1), ("diff_ci_high", -1, 1), ("diff_normalized", -np.inf, np.inf))
+
+
+def _check_ranges(frame: pd.DataFrame, source: str) -> None:
+    """Every number finite and in its range, ``correct <= n``: a row that is not is named."""
+    def bad_row(mask: np.ndarray, col: str, why: str) -> None:
+        if mask.any():
+            row = int(np.flatnonzero(mask)[0])
+            value = frame[col].iloc[row]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise ReportError(f"{source}: row {row + 2}, column {col}: {value!r} {why}; fix "
+                              "or delete that row (or re-run siscore score).")
+
+    for col, low, high in RANGES:
+        if col not in frame:
+            continue
+        v = frame[col].to_numpy(dtype=float)
+        if col == "n":
+            bad_row(np.isnan(v), col, "is empty: every row needs its number of images")
+        bad_row(np.isinf(v), col, "is infinite")
+        with np.errstate(invalid="ignore"):
+            bad_row((v < low) | (v > high), col, f"is outside {low:g}..{high:g}")
+    n = frame["n"].to_numpy(dtype=float)
+    bad_row(n != np.round(n), "n", "is not a whole number of images")
+    with np.errstate(invalid="ignore"):
+        bad_row(frame["correct"].to_numpy(dtype=float) > n + 1e-6, "correct",
+                "is more than n (the images in the cell)")
+
+
+def default_min_count(scores: Scores) -> int:
+    """The default ``--min-count`` of a scores file: half the median number of images per
+    cell (cells that lost more than half the usual images to filters are marked), at
+    least 1."""
+    n = scores.frame["n"].to_numpy(dtype=float)
+    n = n[n > 0]
+    return max(1, int(np.median(n) // 2)) if n.size else 1
 
 
 def _check_geometry(scores: Scores) -> None:

@@ -10,15 +10,18 @@ import pandas as pd
 
 from siscore.report.scores import Scores, as_scores, check_baseline, clopper_pearson
 
-#: Extra per-model numbers taken from ``<stem>.summary.json`` when present, in this order.
-SUMMARY_KEYS = ("coverage", "center_border_gap", "rotation_auc", "imagenet_top1",
-                "effective_robustness")
+#: Per-model measures taken from ``<stem>.summary.json`` when present (each with its
+#: ``<name>_ci`` interval over objects when the JSON has one), in this order.
+SUMMARY_KEYS = ("mean_accuracy", "uniformity", "border_ratio", "rotation_retention",
+                "coverage", "imagenet_top1", "effective_robustness")
+PERCENT = ("accuracy", "mean_accuracy", "worst_cell_accuracy", "diff_accuracy")
 HEADERS = {
     "model": "Model", "images": "Images", "accuracy": "Accuracy (\\%)",
-    "cell_mean": "Cell mean (\\%)", "worst_cell_accuracy": "Worst cell (\\%)",
-    "p5_p95_ratio": "P5/P95", "coverage": "Coverage", "center_border_gap": "Centre--border gap",
-    "rotation_auc": "Rotation AUC", "imagenet_top1": "ImageNet top-1 (\\%)",
-    "effective_robustness": "Eff.\\ robustness (pp)", "diff_vs_baseline": "$\\Delta$ vs baseline",
+    "mean_accuracy": "Cell mean (\\%)", "worst_cell_accuracy": "Worst cell (\\%)",
+    "uniformity": "Uniformity", "border_ratio": "Border/centre",
+    "rotation_retention": "Rotation retention", "coverage": "Coverage",
+    "imagenet_top1": "ImageNet top-1 (\\%)", "effective_robustness": "Eff.\\ robustness (pp)",
+    "diff_accuracy": "$\\Delta$ accuracy (pp)", "diff_normalized": "$\\Delta$ normalised",
 }
 
 
@@ -30,54 +33,86 @@ def _where(row: pd.Series, factors: list[str]) -> str:
     return ", ".join(parts)
 
 
+def _number(value: Any) -> float:
+    """A JSON number as float; None, text or anything else as NaN (never a crash)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return float("nan")
+    return float(value)
+
+
+def _interval(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return _number(value[0]), _number(value[1])
+    return None
+
+
 def summary_table(scores: Scores | pd.DataFrame | str, baseline: str | None = None) -> pd.DataFrame:
     """One row per model: images, pooled accuracy with its 95% Clopper-Pearson interval,
-    mean and worst cell accuracy (and where), the P5/P95 ratio of cell accuracies, the
-    extra numbers of the summary JSON, and with a baseline the mean difference from it
-    (normalised accuracy for location and rotation, accuracy otherwise)."""
+    the mean cell accuracy, the worst cell (and where), the summary JSON's measures with
+    their intervals over objects (``<name>_ci_low``/``_ci_high``), and with a baseline the
+    mean difference from it per cell in accuracy (``diff_accuracy``, absolute) and in
+    normalised accuracy (``diff_normalized``), side by side."""
     scores = as_scores(scores)
     baseline = check_baseline(scores, baseline)
-    json_models: dict[str, dict[str, Any]] = (scores.summary or {}).get("models", {}) or {}
+    summary = scores.summary or {}
+    json_models: dict[str, dict[str, Any]] = summary.get("models", {}) or {}
     frame = scores.frame
     records = []
     for model in scores.models:
         rows = frame[(frame["model"] == model) & (frame["n"] > 0)]
         extra = json_models.get(model, {}) or {}
+        if not isinstance(extra, dict):
+            extra = {}
         n, correct = float(rows["n"].sum()), float(rows["correct"].sum())
         low, high = clopper_pearson(np.array([correct]), np.array([n]))
         acc = rows["accuracy"].to_numpy(dtype=float)
-        worst = rows.loc[rows["accuracy"].idxmin()] if len(rows) else None
-        p5, p95 = (np.nanpercentile(acc, [5, 95]) if len(acc) else (np.nan, np.nan))
+        finite = rows[np.isfinite(acc)]
+        worst = finite.loc[finite["accuracy"].idxmin()] if len(finite) else None
+        images = _number(extra.get("n_images"))
         record: dict[str, Any] = {
             "model": model,
-            "images": int(extra.get("n_images", n)),
+            "images": int(images) if np.isfinite(images) else int(n),
             "accuracy": correct / n if n else np.nan,
             "accuracy_ci_low": float(low[0]),
             "accuracy_ci_high": float(high[0]),
-            "cell_mean": float(np.nanmean(acc)) if len(acc) else np.nan,
+            "mean_accuracy": float(np.nanmean(acc)) if np.isfinite(acc).any() else np.nan,
             "worst_cell_accuracy": float(worst["accuracy"]) if worst is not None else np.nan,
             "worst_cell": _where(worst, scores.factors) if worst is not None else "",
-            "p5_p95_ratio": float(extra.get("p5_p95_ratio", p5 / p95 if p95 else np.nan)),
         }
         for key in SUMMARY_KEYS:
-            if isinstance(extra.get(key), (int, float)):
-                record[key] = float(extra[key])
+            if key in extra:
+                record[key] = _number(extra[key])
+            ci = _interval(extra.get(key + "_ci"))
+            if ci is not None and key in record:
+                record[key + "_ci_low"], record[key + "_ci_high"] = ci
         records.append(record)
     table = pd.DataFrame(records)
     if baseline is not None:
-        table["diff_vs_baseline"] = _baseline_diffs(scores, baseline)
+        _baseline_diffs(scores, baseline, table, summary)
     return table
 
 
-def _baseline_diffs(scores: Scores, baseline: str) -> list[float]:
+def _baseline_diffs(scores: Scores, baseline: str, table: pd.DataFrame,
+                    summary: dict[str, Any]) -> None:
     from siscore.report.scores import with_difference
 
-    if scores.kind in ("location", "rotation") and "normalized" in scores.frame:
+    diffs = with_difference(scores, baseline, "accuracy")
+    table["diff_accuracy"] = [float(diffs.loc[diffs["model"] == m, "diff"].mean())
+                              for m in scores.models]
+    if summary.get("baseline") == baseline:  # intervals over objects from siscore score
+        models = summary.get("models", {}) or {}
+        lows, highs = [], []
+        for m in scores.models:
+            entry = (models.get(m) or {}).get("diff_vs_baseline", {}) or {}
+            est = entry.get("mean_accuracy") if isinstance(entry, dict) else None
+            ci = _interval(est[1:]) if isinstance(est, list) and len(est) == 3 else None
+            lows.append(ci[0] if ci else np.nan)
+            highs.append(ci[1] if ci else np.nan)
+        table["diff_accuracy_ci_low"], table["diff_accuracy_ci_high"] = lows, highs
+    if "normalized" in scores.frame and scores.frame["normalized"].notna().any():
         diffs = with_difference(scores, baseline, "normalized")
-        return [float(diffs.loc[diffs["model"] == m, "diff"].mean()) for m in scores.models]
-    pooled = scores.frame.groupby("model")[["correct", "n"]].sum()
-    acc = pooled["correct"] / pooled["n"]
-    return [float(acc[m] - acc[baseline]) for m in scores.models]
+        table["diff_normalized"] = [float(diffs.loc[diffs["model"] == m, "diff"].mean())
+                                    for m in scores.models]
 
 
 def table_to_csv(table: pd.DataFrame) -> str:
@@ -102,15 +137,30 @@ def latex_escape(text: str) -> str:
     return "".join(out)
 
 
-def _pct(value: float) -> str:
-    return "--" if value is None or not math.isfinite(value) else f"{value * 100:.1f}"
-
-
-def _num(value: float, signed: bool = False) -> str:
-    if value is None or not math.isfinite(value):
+def format_value(column: str, value: Any, row: pd.Series) -> str:
+    """A summary cell as text: percentages for accuracies, signed numbers for differences,
+    and the interval in brackets when the table has one; ``--`` when not a number."""
+    v = _number(value)
+    if not math.isfinite(v):
         return "--"
-    text = f"{value:+.3f}" if signed else f"{value:.3f}"
-    return text.replace("-", "$-$")
+    signed = column.startswith("diff_") or column == "effective_robustness"
+    scale = 100.0 if column in PERCENT else 1.0
+    digits = 1 if column in PERCENT or column in ("imagenet_top1",) else (
+        2 if column == "effective_robustness" else 3)
+
+    def fmt(x: float) -> str:
+        return f"{x * scale:+.{digits}f}" if signed else f"{x * scale:.{digits}f}"
+
+    text = fmt(v)
+    low, high = row.get(column + "_ci_low"), row.get(column + "_ci_high")
+    if low is not None and high is not None and math.isfinite(_number(low)) \
+            and math.isfinite(_number(high)):
+        text += f" [{fmt(float(low))}, {fmt(float(high))}]"
+    return text
+
+
+def _latex_value(column: str, value: Any, row: pd.Series) -> str:
+    return format_value(column, value, row).replace("-", "$-$").replace("$-$$-$", "--")
 
 
 def table_to_latex(table: pd.DataFrame, source: str = "") -> str:
@@ -133,17 +183,8 @@ def table_to_latex(table: pd.DataFrame, source: str = "") -> str:
                 cells.append(latex_escape(v))
             elif c == "images":
                 cells.append(f"{int(v):,}".replace(",", "{,}"))
-            elif c == "accuracy":
-                cells.append(f"{_pct(v)} [{_pct(row['accuracy_ci_low'])}, "
-                             f"{_pct(row['accuracy_ci_high'])}]")
-            elif c in ("cell_mean", "worst_cell_accuracy"):
-                cells.append(_pct(v))
-            elif c == "imagenet_top1":  # percent, as siscore score writes it
-                cells.append("--" if not math.isfinite(v) else f"{v:.1f}")
-            elif c == "effective_robustness":  # percentage points
-                cells.append("--" if not math.isfinite(v) else f"{v:+.2f}".replace("-", "$-$"))
             else:
-                cells.append(_num(float(v), signed=c == "diff_vs_baseline"))
+                cells.append(_latex_value(c, v, row))
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", ""]
     return "\n".join(lines)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,12 @@ import pandas as pd
 from siscore.dataset import DatasetInfo
 from siscore.score import effective as er
 from siscore.score.io import Predictions, ScoreError, from_frame, read_predictions
+from siscore.score.measures import (
+    interval,
+    measures_for,
+    model_replicates,
+    replicate_measures,
+)
 from siscore.score.reference import OutputMap, Reference, from_dataset, from_info
 from siscore.score.scoring import (
     Cells,
@@ -42,22 +50,58 @@ class ScoreResult:
 
     def write(self, out: str | Path) -> list[Path]:
         """Write ``out`` (CSV), ``<stem>.summary.json`` and, if computed,
-        ``<stem>.effective.csv``, each atomically. Returns the paths written."""
+        ``<stem>.effective.csv``, each atomically (a unique temporary name, then a rename;
+        nothing is left behind when a write fails). Returns the paths written."""
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        check_target(out, "out")
         paths = [out, out.with_name(out.stem + ".summary.json")]
-        _write_csv(self.scores, out)
-        write_json(paths[1], self.summary)
-        if self.effective is not None:
-            paths.append(out.with_name(out.stem + ".effective.csv"))
-            _write_csv(self.effective, paths[2])
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(out, self.scores.to_csv(index=False))
+            write_json(paths[1], self.summary)
+            if self.effective is not None:
+                paths.append(out.with_name(out.stem + ".effective.csv"))
+                atomic_write(paths[2], self.effective.to_csv(index=False))
+        except OSError as exc:
+            raise ScoreError(os_error(out, exc)) from None
         return paths
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+def check_target(out: Path, option: str = "--out") -> None:
+    """Refuse an ``out`` that is a folder or lies under a file, before any work (errors
+    name ``option``: the CLI's ``--out`` or the API's ``out``)."""
+    if out.is_dir():
+        raise ScoreError(f"{option} {out}: is a folder; give the scores CSV file to write")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ScoreError(f"{option} {out}: lies under {parent}, which is a file; "
+                                 "give a path in a folder")
+            return
+
+
+def os_error(target: Path, exc: OSError) -> str:
+    """One line for a failed write: which path, why, and what to do."""
+    where = exc.filename or target
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return (f"{where}: no space left (disk full or file size limit); free some space or "
+                "give --out on another disk. Nothing partial was left.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where}: not writable ({exc.strerror}); give --out in a folder you can write."
+    return f"{where}: cannot write ({exc.strerror or exc}); give another --out."
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to a unique temporary file beside ``path``, then rename it over
+    ``path``; the temporary file is removed when anything fails."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def as_reference(dataset: str | Path | DatasetInfo | Reference) -> Reference:
@@ -114,6 +158,7 @@ def score_predictions(
     output_map: OutputMap | None = None,
     imagenet_acc: Mapping[str, float] | None = None,
     fit_models: Sequence[str] | None = None,
+    testbed: Mapping[str, tuple[float, float]] | None = None,
     level: float = 0.95,
 ) -> ScoreResult:
     """Score predictions per grid cell. See docs/score.md for every option.
@@ -146,6 +191,8 @@ def score_predictions(
     hit: dict[str, np.ndarray] = {}
     tables: dict[str, pd.DataFrame] = {}
     summaries: dict[str, dict[str, Any]] = {}
+    boot = _Bootstrap.of(ref, cells, balance_classes, n_boot, seed)
+    replicates: dict[str, dict[str, np.ndarray]] = {}
     for pred in preds:
         pos = ref.positions(pred)
         full = np.full(len(ref.metadata), np.nan)
@@ -158,23 +205,36 @@ def score_predictions(
                              f"kept by the filters; nothing to score for {pred.name!r}")
         stats["normalized"] = normalize(stats, method, by, over)
         stats["topk"] = topk
+        if boot is not None:
+            stats["objects"] = boot.objects_per_cell(full)[stats["_cell"].to_numpy()]
         tables[pred.name] = stats
         n_scored = int((~np.isnan(full)).sum())
-        summaries[pred.name] = model_summary(stats, by, n_scored, n_kept, level)
+        n_total = n_kept
+        if ref.metadata_only and pred.images_total:
+            n_total = max(n_kept, pred.images_total)  # the metadata lists only what was predicted
+        summaries[pred.name] = model_summary(stats, by, n_scored, n_total, level)
+        if boot is not None:
+            replicates[pred.name] = boot.measures(stats, by, full)
+            summaries[pred.name].update(_with_intervals(replicates[pred.name], level))
         if pred.weights:
             summaries[pred.name]["weights"] = pred.weights
-        if n_scored < n_kept:
-            notes.append(f"{pred.name}: predictions for {n_scored} of {n_kept} images "
-                         f"(coverage {100 * n_scored / n_kept:.1f}%); scored on those only")
+        if n_scored < n_total:
+            notes.append(f"{pred.name}: predictions for {n_scored} of {n_total} images "
+                         f"(coverage {100 * n_scored / n_total:.1f}%); scored on those only")
         if np.isnan(stats["normalized"]).any() and method != "none":
             notes.append(f"{pred.name}: some normalisers are 0 (accuracy 0 everywhere in a "
                          "group): normalized is empty there")
+    if baseline is not None and boot is not None:
+        for name, reps in replicates.items():
+            summaries[name]["diff_vs_baseline"] = _paired_diffs(reps, replicates[baseline],
+                                                                level)
 
     if baseline is not None:
         _add_differences(ref, cells, hit, tables, baseline, balance_classes, n_boot, seed, level)
     frame = pd.concat([t.assign(model=name) for name, t in tables.items()], ignore_index=True)
     columns = ["model", *by, "n", "correct", "accuracy", "ci_low", "ci_high", "normalized",
-               "topk", *(DIFF_COLUMNS if baseline is not None else [])]
+               "topk", *(["objects"] if boot is not None else []),
+               *(DIFF_COLUMNS if baseline is not None else [])]
     frame = frame[columns]
 
     summary: dict[str, Any] = {
@@ -183,12 +243,76 @@ def score_predictions(
         "balance_classes": balance_classes, "baseline": baseline, "dataset": ref.source,
         "dataset_images": n_kept, "models": summaries,
     }
-    if baseline is not None:
-        summary["bootstrap"] = {"resamples": n_boot, "seed": seed, "unit": "object"}
+    if boot is not None:
+        summary["bootstrap"] = {"resamples": n_boot, "seed": seed, "unit": "object",
+                                "objects": boot.n_objects, "level": level}
+    else:
+        notes.append(f"{ref.source}: no foreground_instance column, so the summary measures "
+                     "have no intervals over objects")
     effective = _effective(summary, imagenet_acc, fit_models, notes,
-                           {p.name: p.weights for p in preds})
+                           {p.name: p.weights for p in preds}, testbed, level)
     summary["notes"] = list(notes)
     return ScoreResult(frame, summary, effective, notes)
+
+
+@dataclass
+class _Bootstrap:
+    """The resamples of objects shared by every model (so model differences are paired)."""
+
+    obj: np.ndarray  # per metadata row: object code
+    weights: np.ndarray  # (objects x resamples) draw counts
+    object_class: np.ndarray | None  # per object: class code, with --balance-classes
+    cells: Cells
+
+    @property
+    def n_objects(self) -> int:
+        return self.weights.shape[0]
+
+    @classmethod
+    def of(cls, ref: Reference, cells: Cells, balance: bool, n_boot: int, seed: int
+           ) -> _Bootstrap | None:
+        md = ref.metadata
+        if "foreground_instance" not in md.columns:
+            return None
+        inst = md["foreground_instance"].to_numpy(dtype=np.int64)
+        key = ref.class_code * (int(inst.max()) + 1) + inst
+        pairs, obj = np.unique(key, return_inverse=True)
+        object_class = pairs // (int(inst.max()) + 1) if balance else None
+        return cls(obj, object_weights(len(pairs), n_boot, seed), object_class, cells)
+
+    def objects_per_cell(self, full: np.ndarray) -> np.ndarray:
+        """Distinct objects with a scored image, per grid cell."""
+        sel = ~np.isnan(full) & (self.cells.code >= 0)
+        pairs = np.unique(self.cells.code[sel] * self.n_objects + self.obj[sel])
+        return np.bincount(pairs // self.n_objects, minlength=len(self.cells.table))
+
+    def measures(self, stats: pd.DataFrame, by: Sequence[str], full: np.ndarray
+                 ) -> dict[str, np.ndarray]:
+        """Every summary measure of one model: point estimate first, then each resample."""
+        sel = ~np.isnan(full)
+        acc, n = model_replicates(self.cells.code[sel], self.obj[sel], full[sel],
+                                  len(self.cells.table), stats["_cell"].to_numpy(),
+                                  self.weights, self.object_class)
+        acc[:, 0] = stats["accuracy"].to_numpy(dtype=float)  # the table's own estimate
+        return replicate_measures(measures_for(stats, by), acc, n)
+
+
+def _with_intervals(reps: dict[str, np.ndarray], level: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, values in reps.items():
+        out[name] = float(values[0])
+        out[name + "_ci"] = interval(values[1:], level)
+    return out
+
+
+def _paired_diffs(reps: dict[str, np.ndarray], base: dict[str, np.ndarray], level: float
+                  ) -> dict[str, list[float]]:
+    """Each measure minus the baseline's, [estimate, low, high] over the same resamples."""
+    out = {}
+    for name, values in reps.items():
+        diff = values - base[name]
+        out[name] = [float(diff[0]), *interval(diff[1:], level)]
+    return out
 
 
 def _add_differences(ref: Reference, cells: Cells, hit: dict[str, np.ndarray],
@@ -225,28 +349,30 @@ def _add_differences(ref: Reference, cells: Cells, hit: dict[str, np.ndarray],
 
 def _effective(summary: dict[str, Any], table: Mapping[str, float] | None,
                fit_models: Sequence[str] | None, notes: list[str],
-               weights: Mapping[str, str | None]) -> pd.DataFrame | None:
-    """Fill imagenet_top1 and effective_robustness into the summary when possible."""
+               weights: Mapping[str, str | None],
+               testbed: Mapping[str, tuple[float, float]] | None, level: float
+               ) -> pd.DataFrame | None:
+    """Fill imagenet_top1 and effective_robustness (with its interval) into the summary."""
     models = summary["models"]
     # torchvision's metadata costs seconds to import: look it up only when a fit is possible
-    x = er.imagenet_top1(list(models), table, use_torchvision=len(models) >= 2, weights=weights)
+    x = er.imagenet_top1(list(models), table, use_torchvision=len(models) >= 2 or bool(testbed),
+                         weights=weights)
     for name, value in x.items():
         models[name]["imagenet_top1"] = value
     y = {name: 100 * s["mean_accuracy"] for name, s in models.items()}
-    asked = bool(table or fit_models)
-    if len(x) < 2 and not asked:
+    asked = bool(testbed or fit_models or table)
+    if not x or (len(x) < 2 and not asked):
         return None
     try:
-        result, fit = er.effective_robustness(x, y, fit_models)
+        result, fit = er.effective_robustness(x, y, fit_models, testbed, level)
     except ScoreError as exc:
         if asked:
             raise
         notes.append(f"no effective robustness: {exc}")
         return None
-    if len(fit["models"]) == 2:
-        notes.append("effective robustness from a line through 2 models is 0 for both; "
-                     "score 3 or more models for a meaningful trend")
     for row in result.itertuples():
         models[row.model]["effective_robustness"] = float(row.effective_robustness)
+        models[row.model]["effective_robustness_ci"] = [
+            float(row.effective_robustness_ci_low), float(row.effective_robustness_ci_high)]
     summary["effective_robustness_fit"] = fit
     return result

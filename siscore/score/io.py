@@ -38,6 +38,7 @@ class Predictions:
     logits_path: Path | None = None  # side file with full logits, if present
     weights: str | None = None  # torchvision weight enum the predictions came from, if known
     models_in_file: int = 1  # models sharing the source file (and so its one logits file)
+    images_total: int | None = None  # images the evaluate run had to predict (its meta.json)
 
     @property
     def top5(self) -> np.ndarray | None:
@@ -109,13 +110,18 @@ def logits_side_file(path: Path) -> Path | None:
     return None
 
 
-def evaluate_weights(path: Path) -> str | None:
-    """The weight enum recorded in ``<name>.meta.json`` by ``siscore evaluate``, if any."""
+def evaluate_meta(path: Path, key: str) -> object:
+    """A value recorded in ``<name>.meta.json`` by ``siscore evaluate``, or None."""
     meta = path.with_name(path.name + ".meta.json")
     try:
-        value = json.loads(meta.read_text("utf-8")).get("weights")
+        return json.loads(meta.read_text("utf-8")).get(key)
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def evaluate_weights(path: Path) -> str | None:
+    """The weight enum recorded in ``<name>.meta.json`` by ``siscore evaluate``, if any."""
+    value = evaluate_meta(path, "weights")
     return value if isinstance(value, str) else None
 
 
@@ -181,7 +187,12 @@ def read_predictions(path: str | Path, name: str | None = None) -> list[Predicti
         raise ScoreError(f"{path}: not a readable CSV ({exc})") from None
     if name is None and "model" not in frame.columns:
         name = path.stem
-    return from_frame(frame, name, str(path), logits_side_file(path), evaluate_weights(path))
+    out = from_frame(frame, name, str(path), logits_side_file(path), evaluate_weights(path))
+    total = evaluate_meta(path, "images_total")
+    if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+        for pred in out:
+            pred.images_total = total
+    return out
 
 
 def load_logits(pred: Predictions, n_outputs: int) -> np.ndarray:

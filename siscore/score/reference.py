@@ -9,6 +9,7 @@ fly). Correctness is one lookup in a (classes x outputs) boolean table, so scori
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,6 +129,7 @@ class Reference:
     factors: list[str]  # default grouping: every varying factor column (as DatasetInfo.factors)
     root: Path | None = None
     notes: list[str] = field(default_factory=list)
+    metadata_only: bool = False  # lists only the images an on-the-fly evaluate predicted
 
     def __post_init__(self) -> None:
         self._ids = pd.Index(self.metadata["image_id"].to_numpy(dtype=np.int64))
@@ -199,12 +201,50 @@ class Reference:
         return md[name]
 
 
+GEOMETRY_COLUMNS = {"location": ("x_coord", "y_coord"), "area": ("area",),
+                    "rotation": ("rotation",)}
+
+
+def spec_factors(spec: dict | None, metadata: pd.DataFrame) -> list[str] | None:
+    """The factor columns a build's ``dataset.json`` spec declares: those of every grid
+    factor with more than one value (geometric ones by name, an intervention by its own
+    name or ``<name>_...`` columns), in the grid's order; None without a grid spec. Record
+    columns (``blend_fallback``, ``pct_inside_image``, ...) are never factors."""
+    grid = spec.get("grid") if isinstance(spec, dict) else None
+    if not isinstance(grid, dict):
+        return None
+    out: list[str] = []
+    for name, values in grid.items():
+        if name == "resolution" or not isinstance(values, list) or len(values) < 2:
+            continue
+        columns = GEOMETRY_COLUMNS.get(name) or tuple(
+            c for c in metadata.columns if c == name or c.startswith(name + "_"))
+        out += [c for c in columns if c in metadata and metadata[c].nunique() > 1]
+    return out
+
+
 def from_info(info: DatasetInfo) -> Reference:
     """A :class:`Reference` for a dataset loaded with :func:`siscore.dataset.load_dataset`."""
     md = info.metadata.reset_index(drop=True)
     codes = md["foreground_class"].to_numpy(dtype=np.int64)
-    return Reference(md, list(info.classes), codes, dict(info.imagenet), info.subset,
-                     str(info.root / "metadata.csv"), info.factors, info.root, list(info.notes))
+    declared = spec_factors(info.spec, md)
+    subset = info.spec.get("subset") if isinstance(info.spec, dict) and declared is not None \
+        else info.subset
+    ref = Reference(md, list(info.classes), codes, dict(info.imagenet), subset,
+                    str(info.root / "metadata.csv"),
+                    info.factors if declared is None else declared, info.root, list(info.notes))
+    ref.metadata_only = _metadata_only(info.root)
+    return ref
+
+
+def _metadata_only(root: Path) -> bool:
+    """Whether ``root`` is the metadata-only folder of an on-the-fly ``siscore evaluate``
+    (its metadata lists only the images predicted, not the whole grid)."""
+    try:
+        data = json.loads((root / "dataset.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("images") is False
 
 
 def from_dataset(root: str | Path, label_map: str | Path | None = None) -> Reference:

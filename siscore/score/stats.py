@@ -48,42 +48,59 @@ def _cell_object_sums(cell: np.ndarray, obj: np.ndarray, value: np.ndarray,
     return num, den
 
 
+def cell_replicates(cell: np.ndarray, obj: np.ndarray, value: np.ndarray, n_cells: int,
+                    weights: np.ndarray, object_class: np.ndarray | None = None,
+                    max_block: int = 20_000_000
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-cell mean of ``value`` over its images, and the same mean in every resample of
+    objects: ``(point[n_cells], boot[n_cells, n_boot], images[n_cells],
+    images_boot[n_cells, n_boot])`` (an image of an object drawn twice counts twice).
+
+    ``cell`` and ``obj`` give each image's cell and object (0-based codes); ``weights`` is
+    :func:`object_weights`. With ``object_class`` (the class of each object), each class
+    weighs equally in a cell (``--balance-classes``): the mean over the classes present of
+    the per-class mean.
+    """
+    n_objects, n_boot = weights.shape
+    point = np.full(n_cells, np.nan)
+    boot = np.full((n_cells, n_boot), np.nan)
+    count = np.zeros(n_cells)
+    count_boot = np.zeros((n_cells, n_boot))
+    block = max(1, min(n_cells, max_block // max(n_objects, n_boot)))
+    for start in range(0, n_cells, block):  # a loop over blocks of cells, not over rows
+        stop = min(n_cells, start + block)
+        sel = (cell >= start) & (cell < stop)
+        num, den = _cell_object_sums(cell[sel] - start, obj[sel], value[sel],
+                                     stop - start, n_objects)
+        count[start:stop] = den.sum(1)
+        count_boot[start:stop] = den @ weights
+        if object_class is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                point[start:stop] = num.sum(1) / den.sum(1)
+                boot[start:stop] = (num @ weights) / count_boot[start:stop]
+        else:
+            point[start:stop], boot[start:stop] = _balanced(num, den, weights, object_class)
+    return point, boot, count, count_boot
+
+
 def paired_bootstrap(cell: np.ndarray, obj: np.ndarray, diff: np.ndarray, n_cells: int,
                      weights: np.ndarray, klass: np.ndarray | None = None,
                      object_class: np.ndarray | None = None, level: float = 0.95,
                      max_block: int = 20_000_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-cell mean of ``diff`` (model hit minus baseline hit, on images both predicted),
-    with a percentile bootstrap interval over objects.
-
-    ``cell`` and ``obj`` give each image's cell and object (0-based codes); ``weights`` is
-    :func:`object_weights`. With ``object_class`` (the class of each object), each class
-    weighs equally in a cell (``--balance-classes``): the statistic is the mean over the
-    classes present of the per-class mean difference. Returns (estimate, low, high).
-    """
-    n_objects, n_boot = weights.shape
+    with a percentile bootstrap interval over objects (see :func:`cell_replicates`).
+    Returns (estimate, low, high)."""
     alpha = (1.0 - level) / 2
-    estimate = np.full(n_cells, np.nan)
+    estimate, boot, _, _ = cell_replicates(cell, obj, diff, n_cells, weights, object_class,
+                                           max_block)
     low = np.full(n_cells, np.nan)
     high = np.full(n_cells, np.nan)
-    block = max(1, min(n_cells, max_block // max(n_objects, n_boot)))
-    for start in range(0, n_cells, block):  # a loop over blocks of cells, not over rows
-        stop = min(n_cells, start + block)
-        sel = (cell >= start) & (cell < stop)
-        num, den = _cell_object_sums(cell[sel] - start, obj[sel], diff[sel],
-                                     stop - start, n_objects)
-        if object_class is None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                point = num.sum(1) / den.sum(1)
-                boot = (num @ weights) / (den @ weights)
-        else:
-            point, boot = _balanced(num, den, weights, object_class)
-        estimate[start:stop] = point
-        with np.errstate(invalid="ignore"):
-            ok = ~np.isnan(boot).all(1)
-            quantile = np.nanquantile if np.isnan(boot[ok]).any() else np.quantile
-            if ok.any():
-                q = quantile(boot[ok], [alpha, 1 - alpha], axis=1)
-                low[start:stop][ok], high[start:stop][ok] = q[0], q[1]
+    with np.errstate(invalid="ignore"):
+        ok = ~np.isnan(boot).all(1)
+        quantile = np.nanquantile if np.isnan(boot[ok]).any() else np.quantile
+        if ok.any():
+            q = quantile(boot[ok], [alpha, 1 - alpha], axis=1)
+            low[ok], high[ok] = q[0], q[1]
     return estimate, low, high
 
 

@@ -1,0 +1,61 @@
+"""Safe output paths: file names derived from data are sanitised, and every path a report
+writes is checked to lie inside its output folder."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from pathlib import Path
+
+from siscore.report.scores import ReportError
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+MAX_NAME = 80
+
+
+def safe_name(text: str, fallback: str = "x") -> str:
+    """A file-name component made from data (a column, a model, a file stem): letters,
+    digits and ``._+-`` kept, every other run of characters (``/``, ``:``, spaces ...)
+    replaced by ``_``, no leading dot or dash, at most 80 characters."""
+    name = _UNSAFE.sub("_", str(text)).lstrip(".-")
+    name = re.sub(r"\.{2,}", "_", name)[:MAX_NAME].rstrip(".")
+    return name or fallback
+
+
+def inside(out: Path, path: Path) -> Path:
+    """``path`` if it lies inside ``out`` (after resolving ``..`` and links), else an error."""
+    root = out.resolve()
+    target = path.resolve()
+    if target != root and root not in target.parents:
+        raise ReportError(f"refusing to write {path}: it is outside --out {out}")
+    return path
+
+
+def href(out: Path, path: Path) -> str:
+    """A relative link from ``out/index.html`` to ``path``: ``./`` first (never read as a
+    URL scheme such as ``javascript:``) and percent-encoded."""
+    rel = inside(out, path).resolve().relative_to(out.resolve()).as_posix()
+    return "./" + urllib.parse.quote(rel)
+
+
+def check_folder(out: Path) -> None:
+    """Refuse an ``out`` that cannot be a folder (a file, or a path under a file)."""
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                what = "is a file" if parent == out else f"lies under the file {parent}"
+                raise ReportError(f"--out {out}: {what}; give a folder for the report.")
+            return
+
+
+def os_error_message(target: Path, exc: OSError) -> str:
+    """One line for a failed write: which path, why, and what to do."""
+    import errno
+
+    where = exc.filename or target
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EFBIG:
+        return (f"{where}: no space left for the output (disk full or file size limit); "
+                "free some space or choose another --out. Nothing partial was left.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where}: not writable ({exc.strerror}); choose another --out folder."
+    return f"{where}: cannot write ({exc.strerror or exc}); choose another --out folder."
