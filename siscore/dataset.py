@@ -68,9 +68,10 @@ class DatasetInfo:
 
     @property
     def subset(self) -> str | None:
-        """``location``, ``size`` or ``rotation`` when the factor columns tell."""
-        if self.spec and self.spec.get("subset"):
-            return self.spec["subset"]
+        """``location``, ``size`` or ``rotation``: a build's spec says (None for a grid of
+        one's own); an official download's varying factor columns tell."""
+        if isinstance(self.spec, dict) and isinstance(self.spec.get("grid"), dict):
+            return self.spec.get("subset") or None
         md = self.metadata
         varied = [c for c in FACTOR_COLUMNS if c in md and md[c].nunique() > 1]
         if {"x_coord", "y_coord"} & set(varied):
@@ -83,9 +84,35 @@ class DatasetInfo:
 
     @property
     def factors(self) -> list[str]:
-        """Metadata columns that vary in this dataset (geometric ones and interventions)."""
+        """The metadata columns that vary as factors: for a build, those its spec's grid
+        declares (:func:`spec_factors`; record columns such as ``blend_fallback`` never are);
+        for an official download, every varying column that is not a record column."""
+        declared = spec_factors(self.spec, self.metadata)
+        if declared is not None:
+            return declared
         return [c for c in self.metadata.columns
                 if c not in NON_FACTOR_COLUMNS and self.metadata[c].nunique() > 1]
+
+
+GEOMETRY_COLUMNS = {"location": ("x_coord", "y_coord"), "area": ("area",), "rotation": ("rotation",)}
+
+
+def spec_factors(spec: dict | None, metadata: pd.DataFrame) -> list[str] | None:
+    """The factor columns a build's ``dataset.json`` spec declares: those of every grid
+    factor with more than one value (geometric ones by name, an intervention by its own
+    name or ``<name>_...`` columns), in the grid's order; None without a grid spec. Record
+    columns (``blend_fallback``, ``pct_inside_image``, ...) are never factors."""
+    grid = spec.get("grid") if isinstance(spec, dict) else None
+    if not isinstance(grid, dict):
+        return None
+    out: list[str] = []
+    for name, values in grid.items():
+        if name == "resolution" or not isinstance(values, list) or len(values) < 2:
+            continue
+        columns = GEOMETRY_COLUMNS.get(name) or tuple(
+            c for c in metadata.columns if c == name or c.startswith(name + "_"))
+        out += [c for c in columns if c in metadata and metadata[c].nunique() > 1]
+    return out
 
 
 def clean_factor_values(md: pd.DataFrame) -> pd.DataFrame:

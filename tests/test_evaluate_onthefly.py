@@ -90,7 +90,9 @@ def test_same_pixels_and_predictions_as_the_built_dataset(built: Path, sample_fg
     assert (meta_dir / "metadata.csv").read_text() == (built / "metadata.csv").read_text()
     side = load_dataset(meta_dir)
     assert side.classes == info.classes and side.imagenet == info.imagenet
-    assert side.subset == "location"
+    # a grid of one's own is no paper subset; its factors come from the grid, as in the build
+    assert side.subset is None and info.subset is None
+    assert side.factors == info.factors == ["x_coord", "y_coord"]
 
 
 def test_cli_on_the_fly_equals_cli_on_the_build(built: Path, sample_fg: Path, sample_bg: Path,

@@ -9,32 +9,19 @@ import click
 
 from siscore.cli.common import fail, run_guarded
 
-GEOMETRY_COLUMNS = {"location": ("x_coord", "y_coord"), "area": ("area",), "rotation": ("rotation",)}
-
 
 def factor_columns(ds: Any) -> list[str]:
-    """The metadata columns that are factors of ``ds``.
+    """The factor columns ``info`` lists: every grid factor of a build's spec (also those
+    with one value; never a record column such as ``blend_fallback``), else the varying ones."""
+    from siscore.dataset import FACTOR_COLUMNS, GEOMETRY_COLUMNS
 
-    A siscore build names its factors in ``dataset.json`` (the grid's spec): every
-    grid factor except the resolution (listed apart), and never a record column such
-    as ``blend_fallback``. An official download has no spec: its geometric columns.
-    """
-    from siscore.dataset import FACTOR_COLUMNS
-
-    md = ds.metadata
     grid = (ds.spec or {}).get("grid")
     if not isinstance(grid, dict):
-        extra = [c for c in ds.factors if c not in FACTOR_COLUMNS]
-        return [c for c in FACTOR_COLUMNS if c in md] + extra
-    cols = []
-    for name in grid:
-        cols += [c for c in GEOMETRY_COLUMNS.get(name, (name,)) if name != "resolution"]
-    return [c for c in cols if c in md]
-
-
-def subset_of(ds: Any) -> str | None:
-    """The paper subset a dataset is: from its spec when it has one, else from its columns."""
-    return ds.spec.get("subset") if ds.spec is not None else ds.subset
+        return [c for c in FACTOR_COLUMNS if c in ds.metadata] + [
+            c for c in ds.factors if c not in FACTOR_COLUMNS]
+    cols = [c for name in grid if name != "resolution"
+            for c in GEOMETRY_COLUMNS.get(name, (name,))]
+    return [c for c in cols if c in ds.metadata]
 
 
 def describe(root: Path, max_values: int = 25) -> str:
@@ -43,7 +30,7 @@ def describe(root: Path, max_values: int = 25) -> str:
 
     ds = load_dataset(root)
     md = ds.metadata
-    subset = subset_of(ds)
+    subset = ds.subset
     lines = [f"{ds.root}: {len(md)} images, {len(ds.classes)} classes"
              + (f", subset {subset}" if subset else "")]
     for col in factor_columns(ds):

@@ -201,38 +201,12 @@ class Reference:
         return md[name]
 
 
-GEOMETRY_COLUMNS = {"location": ("x_coord", "y_coord"), "area": ("area",),
-                    "rotation": ("rotation",)}
-
-
-def spec_factors(spec: dict | None, metadata: pd.DataFrame) -> list[str] | None:
-    """The factor columns a build's ``dataset.json`` spec declares: those of every grid
-    factor with more than one value (geometric ones by name, an intervention by its own
-    name or ``<name>_...`` columns), in the grid's order; None without a grid spec. Record
-    columns (``blend_fallback``, ``pct_inside_image``, ...) are never factors."""
-    grid = spec.get("grid") if isinstance(spec, dict) else None
-    if not isinstance(grid, dict):
-        return None
-    out: list[str] = []
-    for name, values in grid.items():
-        if name == "resolution" or not isinstance(values, list) or len(values) < 2:
-            continue
-        columns = GEOMETRY_COLUMNS.get(name) or tuple(
-            c for c in metadata.columns if c == name or c.startswith(name + "_"))
-        out += [c for c in columns if c in metadata and metadata[c].nunique() > 1]
-    return out
-
-
 def from_info(info: DatasetInfo) -> Reference:
     """A :class:`Reference` for a dataset loaded with :func:`siscore.dataset.load_dataset`."""
     md = info.metadata.reset_index(drop=True)
     codes = md["foreground_class"].to_numpy(dtype=np.int64)
-    declared = spec_factors(info.spec, md)
-    subset = info.spec.get("subset") if isinstance(info.spec, dict) and declared is not None \
-        else info.subset
-    ref = Reference(md, list(info.classes), codes, dict(info.imagenet), subset,
-                    str(info.root / "metadata.csv"),
-                    info.factors if declared is None else declared, info.root, list(info.notes))
+    ref = Reference(md, list(info.classes), codes, dict(info.imagenet), info.subset,
+                    str(info.root / "metadata.csv"), info.factors, info.root, list(info.notes))
     ref.metadata_only = _metadata_only(info.root)
     return ref
 
