@@ -13,7 +13,7 @@ from siscore.cli import main
 from siscore.evaluate import SidePaths, read_predictions
 from tests.test_evaluate_run import IMAGES, write_official
 
-FAST = ["--model", "mobilenet_v3_small", "--crop", "32", "--workers", "0", "-q"]
+FAST = ["--model", "mobilenet_v3_small", "--crop", "32", "--jobs", "0", "-q"]
 
 
 @pytest.fixture()
@@ -85,10 +85,10 @@ def test_checkpoint_with_dataset_classes(official: Path, tmp_path: Path) -> None
     (tmp_path / "classes.txt").write_text("# one line per output\nbagel\n951\nzebra\n")
     out = tmp_path / "preds.csv"
     code, text = run("--dataset", official, "--model", "mobilenet_v3_small", "--checkpoint",
-                     tmp_path / "m.pt", "--crop", "32", "--workers", "0", "--out", out)
+                     tmp_path / "m.pt", "--crop", "32", "--jobs", "0", "--out", out)
     assert code == 1 and "3 outputs, not the 1000 ImageNet-1k classes" in text
     code, text = run("--dataset", official, "--model", "mobilenet_v3_small", "--checkpoint",
-                     tmp_path / "m.pt", "--crop", "32", "--workers", "0", "--out", out,
+                     tmp_path / "m.pt", "--crop", "32", "--jobs", "0", "--out", out,
                      "--output-classes", tmp_path / "classes.txt")
     assert code == 0, text
     df = read_predictions(out)
