@@ -184,7 +184,7 @@ def _fetch(name: str, member: Any, path: Path, offline: bool, progress: bool) ->
         got.replace(path)
 
 
-def _load_checkpoint(name: str, path: Path) -> tuple[nn.Module, int]:
+def _load_checkpoint(name: str, path: str | Path) -> tuple[nn.Module, int]:
     from siscore.evaluate.zoo import read_state_dict, state_mismatch
 
     state = read_state_dict(path)
@@ -255,7 +255,7 @@ def load_model(
         meta = {k: v for k, v in member.meta.items() if k != "categories"}
         categories = list(member.meta.get("categories") or []) or None
     elif checkpoint is not None:
-        module, out_width = _load_checkpoint(name, Path(checkpoint))
+        module, out_width = _load_checkpoint(name, checkpoint)
         categories = list(default.meta["categories"]) if default and out_width == 1000 else None
     else:
         with torch.random.fork_rng(devices=[]):  # reproducible random weights, global state untouched

@@ -56,6 +56,7 @@ def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
     if templates not in ("openai", "simple"):
         raise ModelError(f"templates {templates!r}: choose openai or simple")
     pretrained = tag if tag and checkpoint is None else None
+    repo = ((open_clip.get_pretrained_cfg(arch, tag) or {}).get("hf_hub") or f"{arch}:{tag}").strip("/")
     try:
         with hub_offline(offline), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -63,9 +64,11 @@ def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
     except RuntimeError as exc:
         if "not found" in str(exc).lower() and "pretrained" in str(exc).lower():
             raise ModelError(f"--model open_clip/{name}: {str(exc).splitlines()[0]}") from None
-        raise hub_missing(f"--model open_clip/{name}", f"{arch}:{tag}", exc, offline) from None
+        raise hub_missing(f"--model open_clip/{name}", repo, exc, offline) from None
     except (OSError, ValueError) as exc:
-        raise hub_missing(f"--model open_clip/{name}", f"{arch}:{tag}", exc, offline) from None
+        if not pretrained:
+            raise ModelError(f"--model open_clip/{name}: {str(exc).splitlines()[0]}") from None
+        raise hub_missing(f"--model open_clip/{name}", repo, exc, offline) from None
     load_checkpoint(clip, checkpoint, f"open_clip/{arch}")
     clip.eval()
     if crop is not None or resize is not None:

@@ -78,6 +78,8 @@ def timm_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
             raise ModelError(f"--model timm/{name}: {str(exc).splitlines()[0]}") from None
         raise hub_missing(f"--model timm/{name}", f"timm/{full}", exc, offline) from None
     except (OSError, ValueError) as exc:  # huggingface_hub's errors derive from these
+        if not pretrained:
+            raise ModelError(f"--model timm/{name}: {str(exc).splitlines()[0]}") from None
         raise hub_missing(f"--model timm/{name}", f"timm/{full}", exc, offline) from None
     load_checkpoint(module, checkpoint, f"timm/{arch}")
     module.eval()
