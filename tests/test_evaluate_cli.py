@@ -29,7 +29,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 def test_missing_weights_message_and_nothing_written(official: Path, tmp_path: Path) -> None:
     out = tmp_path / "preds.csv"
     code, text = run("--dataset", official, "--model", "resnet50", "--weights", "IMAGENET1K_V2",
-                     "--out", out, env={"TORCH_HOME": str(tmp_path / "th")})
+                     "--offline", "--out", out, env={"TORCH_HOME": str(tmp_path / "th")})
     assert code == 1
     expected = tmp_path / "th" / "hub" / "checkpoints" / "resnet50-11ad3fa6.pth"
     assert "Error: weights ResNet50_Weights.IMAGENET1K_V2 of model resnet50 are not in the local " \

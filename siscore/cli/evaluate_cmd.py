@@ -194,7 +194,7 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             fail("give exactly one of --dataset DIR, --subset NAME or --config FILE "
                  f"(got {', '.join(sources) or 'none'})")
         if len(set(models)) != len(models):
-            fail(f"--model: {', '.join(m for m in models if models.count(m) > 1)} given twice")
+            fail(f"--model: {', '.join(sorted({m for m in models if models.count(m) > 1}))} given twice")
         if out is not None and out_dir is not None:
             fail("give --out FILE (one model) or --out-dir DIR, not both")
         if out is None and out_dir is None:
