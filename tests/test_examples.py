@@ -17,11 +17,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_every_example_is_covered() -> None:
-    covered = {"custom_intervention.py", "train_location_cnn.py", "grid.toml", "occlusion.toml"}
+    covered = {"custom_intervention.py", "train_location_cnn.py", "grid.toml", "occlusion.toml",
+               "demo_eval.toml", "real_models.py"}
     assert {p.name for p in EXAMPLES.iterdir() if p.is_file()} == covered
 
 
-@pytest.mark.parametrize("config", ["grid.toml", "occlusion.toml"])
+@pytest.mark.parametrize("config", ["grid.toml", "occlusion.toml", "demo_eval.toml"])
 def test_config_examples_build(config, tmp_path) -> None:
     out = tmp_path / "ds"
     res = CliRunner().invoke(main, ["build", "--config", str(EXAMPLES / config), "--out", str(out),

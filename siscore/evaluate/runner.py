@@ -171,10 +171,17 @@ class _Job:
     done: int = 0
 
 
-def pending_positions(ds: Any, limit: int | None = None) -> list[int]:
-    """Positions to predict, in reading order (the first ``limit``); a shard is a sub-list."""
+def pending_positions(ds: Any, limit: int | None = None,
+                      positions: Sequence[int] | None = None) -> list[int]:
+    """Positions to predict in reading order: ``positions`` (default all), the first ``limit``."""
     total = len(ds)
-    return list(range(total if limit is None else min(max(limit, 0), total)))
+    if positions is None:
+        order = list(range(total))
+    else:
+        order = sorted(set(int(p) for p in positions))
+        if order and not 0 <= order[0] <= order[-1] < total:
+            raise EvaluateError(f"positions: must lie in 0..{total - 1}")
+    return order if limit is None else order[:max(limit, 0)]
 
 
 def evaluate(
@@ -224,6 +231,7 @@ def evaluate_many(
     logits: bool = False,
     overwrite: bool = False,
     limit: int | None = None,
+    positions: Sequence[int] | None = None,
     progress: bool = True,
 ) -> list[EvalResult]:
     """Several models in one pass: each image is read (or rendered) once and fed to every model.
@@ -233,7 +241,9 @@ def evaluate_many(
     own: a model whose file is complete costs nothing) and its own result.
     ``transforms``, ``names``, ``output_classes`` and ``imagenet_top1`` are
     per-model lists (None entries: the LoadedModel's own). The results equal
-    separate :func:`evaluate` runs.
+    separate :func:`evaluate` runs. ``positions`` (dataset positions, e.g. a
+    shard or a subsample) restricts the pass to those images; ``limit`` then
+    keeps the first ``limit`` of them.
     """
     t0 = time.perf_counter()
     n = len(models)
@@ -286,7 +296,7 @@ def evaluate_many(
     unique = [next(t for t in tfs if describe_transform(t) == key) for key in distinct]
     ds = base.with_transform(MultiTransform(unique)) if hasattr(base, "with_transform") else base
     header = base.metadata_header() if isinstance(base, RenderedDataset) else None
-    order = pending_positions(base, limit)
+    order = pending_positions(base, limit, positions)
     jobs: list[_Job] = []
     for i in range(n):
         jobs.append(_open_job(models[i], modules[i], tfs[i], model_names[i], classes_per[i],
