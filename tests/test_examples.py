@@ -32,6 +32,8 @@ def test_config_examples_build(config, tmp_path) -> None:
     if config == "grid.toml":
         assert {"object_greyscale", "blend", "blend_fallback"} <= set(md.columns)
         assert sorted(md["x_coord"].unique()) == [0.1, 0.5, 0.9]
+    elif config == "demo_eval.toml":
+        assert len(md) == 384 and md["x_coord"].nunique() == md["y_coord"].nunique() == 4
     else:
         assert sorted(md["occluder"].unique()) == [0.0, 0.2, 0.4, 0.6, 0.8]
 
