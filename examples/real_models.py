@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO.parent / "shared" / "data" / "si-score-samples"
 MODELS = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
 SUBSETS = ("location", "size", "rotation")
-#: default subsample: every K-th image per subset (about 400 / 275 / 230 images on the samples)
-STRIDES = {"location": 20, "size": 6, "rotation": 3}
+#: default subsample: every K-th image per subset (about 200 / 140 / 120 images on the samples)
+STRIDES = {"location": 40, "size": 12, "rotation": 6}
 
 
 def assets(which: str) -> tuple[Path | None, Path | None, str]:
@@ -82,8 +82,10 @@ def findings(scores: dict[str, Path], preds: dict[str, list[Path]]) -> dict:
     for subset, files in preds.items():
         info = load_dataset(files[0].with_name(files[0].name + ".dataset"))
         md = info.metadata.set_index("image_id")
-        for model, f in zip(MODELS, files):
-            df = pd.read_csv(f).set_index("image_id").join(md, rsuffix="_md")
+        frames = [pd.read_csv(f).set_index("image_id") for f in files]
+        common = sorted(set.intersection(*(set(f.index) for f in frames)))  # the same images
+        for model, frame in zip(MODELS, frames):
+            df = frame.loc[common].join(md, rsuffix="_md")
             row = out.setdefault(model, {})
             row[f"{subset}_images"] = len(df)
             row[f"{subset}_top1"] = pct(df["correct1"])
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "examples" / "out" / "real-models")
     parser.add_argument("--assets", choices=["auto", "samples", "embedded"], default="auto")
     parser.add_argument("--stride", type=int, default=None,
-                        help="every K-th image per subset (default: location 20, size 6, rotation 3)")
+                        help="every K-th image per subset (default: location 40, size 12, rotation 6)")
     parser.add_argument("--subsets", nargs="+", choices=SUBSETS, default=list(SUBSETS))
     parser.add_argument("-j", "--jobs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -175,9 +175,9 @@ def test_torchvision_download_is_hash_checked_and_offline_forbids_it(
     torch.save(torchvision.models.resnet18().state_dict(), root / "resnet18-f37072fd.pth")
     with pytest.raises(ModelError) as info:
         create_model("resnet18", "IMAGENET1K_V1", offline=True)
-    assert "downloads are off (--offline or HF_HUB_OFFLINE)" in str(info.value) and seen == []
+    assert "Downloads are off (--offline or HF_HUB_OFFLINE)" in str(info.value) and seen == []
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelError, match="downloads are off"):
+    with pytest.raises(ModelError, match="Downloads are off"):
         create_model("resnet18:IMAGENET1K_V1")
     assert seen == []
     monkeypatch.delenv("HF_HUB_OFFLINE")

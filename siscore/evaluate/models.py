@@ -113,7 +113,7 @@ def cached_weights(name: str) -> list[tuple[str, Path, bool]]:
     return [(str(w), weights_path(w), weights_path(w).exists()) for w in tvm.get_model_weights(name)]
 
 
-def _missing(name: str, member: Any, path: Path, why: str = "downloads are off (--offline "
+def _missing(name: str, member: Any, path: Path, why: str = "Downloads are off (--offline "
              "or HF_HUB_OFFLINE)") -> WeightsNotFoundError:
     message = (
         f"weights {member} of model {name} are not in the local torch cache: expected the file\n"
