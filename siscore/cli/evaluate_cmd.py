@@ -187,7 +187,13 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             fail("give --model NAME (e.g. efficientnet_lite0, resnet50:IMAGENET1K_V2, "
                  "timm/resnet50.a1_in1k; --list-models shows the sources)")
         if list_weights:
-            _list_weights(models[0])
+            if "/" in models[0] or models[0].startswith("efficientnet_lite"):
+                fail(f"--list-weights lists torchvision weight enums; {models[0]} is not a "
+                     "torchvision model (--list-models shows every source)")
+            try:
+                _list_weights(models[0].partition(":")[0])
+            except ModelError as exc:
+                raise click.ClickException(str(exc)) from None
             return
         sources = [n for n, v in (("--dataset", dataset), ("--subset", subset), ("--config", config)) if v]
         if len(sources) != 1:

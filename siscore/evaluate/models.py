@@ -80,8 +80,9 @@ def _builder(name: str) -> Callable[..., nn.Module]:
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise ModelError(
             f"--model {name!r}: not a torchvision classification model; {hint}"
-            f"known: {', '.join(known)}. Use --checkpoint with one of them, or the Python "
-            "API (siscore.evaluate.evaluate) for any other torch.nn.Module"
+            f"known: {', '.join(known)}. Other sources: timm/<name>, open_clip/<arch>, "
+            "efficientnet_lite0/1/2 (--list-models), or the Python API (siscore.evaluate."
+            "evaluate) for any other torch.nn.Module"
         )
     return tvm.get_model_builder(name)
 
