@@ -229,6 +229,9 @@ def test_list_models_shows_sources_and_top1() -> None:
     assert "efficientnet_lite1\n" in result.output and "ImageNet top-1 76.7%" in result.output
     for prefix in ("timm/...", "open_clip/...", "<torchvision name>"):
         assert prefix in result.output
+    result = CliRunner().invoke(main, ["evaluate", "--model", "timm/resnet18", "--list-weights"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "timm/resnet18 is not a torchvision model (--list-models shows" in result.output
 
 
 def test_predictions_reader_names_row_and_field(tmp_path: Path) -> None:
