@@ -58,9 +58,41 @@ def predict(subset: str, out: Path, *, fg: Path | None, bg: Path | None, stride:
     return outs[0].with_name(outs[0].name + ".dataset"), outs
 
 
-def score(subset: str, dataset: Path, preds: list[Path], out: Path) -> Path:
+#: coarse levels the subsample is scored on (a subsample leaves 0-1 image per original cell)
+LOCATION_LEVELS = [0.1, 0.3, 0.5, 0.7, 0.9]  # object centre, each level a 0.2-wide band
+AREA_BINS = [0.0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0]  # object area as a fraction of the image
+
+
+def coarsen(subset: str, dataset: Path, out: Path) -> Path:
+    """A copy of the metadata-only dataset folder with its factor values put in coarse bins."""
+    import shutil
+
+    import numpy as np
+    import pandas as pd
+
+    target = out / "coarse" / subset
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(dataset, target)
+    md = pd.read_csv(target / "metadata.csv")
+    if subset == "location":
+        levels = np.array(LOCATION_LEVELS)
+        for col in ("x_coord", "y_coord"):
+            md[col] = levels[np.abs(md[col].to_numpy()[:, None] - levels).argmin(axis=1)]
+    if subset == "size":
+        edges = np.array(AREA_BINS)
+        mids = (edges[1:] + edges[:-1]) / 2
+        md["area"] = mids[np.clip(np.searchsorted(edges, md["area"], side="left") - 1, 0,
+                                  len(mids) - 1)].round(3)
+    md.to_csv(target / "metadata.csv", index=False)
+    return target
+
+
+def score(subset: str, dataset: Path, preds: list[Path], out: Path, coarse: bool) -> Path:
     from siscore.score import score_predictions
 
+    if coarse:
+        dataset = coarsen(subset, dataset, out)
     result = score_predictions(dataset, preds, names=MODELS, baseline=MODELS[0], n_boot=200)
     path = out / "scores" / f"{subset}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +101,12 @@ def score(subset: str, dataset: Path, preds: list[Path], out: Path) -> Path:
 
 
 def findings(scores: dict[str, Path], preds: dict[str, list[Path]]) -> dict:
-    """The numbers the docs quote, from the predictions (top-1 correct per image)."""
+    """The numbers the docs quote (top-1 in percent, on the images all three models have).
+
+    Location: centre = object centre within 0.2 of the image centre (Chebyshev),
+    border = within 0.1 of an edge. Size: by object area in percent, [top-1, images].
+    Rotation: near upright = within 21 degrees, upside down = 139 degrees or more.
+    """
     import numpy as np
     import pandas as pd
 
@@ -85,22 +122,27 @@ def findings(scores: dict[str, Path], preds: dict[str, list[Path]]) -> dict:
         frames = [pd.read_csv(f).set_index("image_id") for f in files]
         common = sorted(set.intersection(*(set(f.index) for f in frames)))  # the same images
         for model, frame in zip(MODELS, frames):
-            df = frame.loc[common].join(md, rsuffix="_md")
+            df = frame.loc[common].merge(md, left_index=True, right_index=True,
+                                         suffixes=("", "_md"))
             row = out.setdefault(model, {})
             row[f"{subset}_images"] = len(df)
             row[f"{subset}_top1"] = pct(df["correct1"])
             if subset == "location":
                 d = np.maximum(abs(df["x_coord"] - 0.5), abs(df["y_coord"] - 0.5))
-                row["centre_top1"] = pct(df.loc[d <= 0.2, "correct1"])
-                row["border_top1"] = pct(df.loc[d >= 0.4, "correct1"])
+                row["centre_top1"] = pct(df.loc[d <= 0.2, "correct1"])  # centre within 0.2
+                row["centre_images"] = int((d <= 0.2).sum())
+                row["border_top1"] = pct(df.loc[d >= 0.4, "correct1"])  # within 0.1 of an edge
+                row["border_images"] = int((d >= 0.4).sum())
             if subset == "size":
                 bins = pd.cut(100 * df["area"], [0, 5, 10, 20, 40, 70, 100])
-                row["top1_by_area_pct"] = {str(k): pct(g) for k, g in
+                row["top1_by_area_pct"] = {str(k): [pct(g), len(g)] for k, g in
                                            df.groupby(bins, observed=True)["correct1"]}
-            if subset == "rotation":
-                upright = df["rotation"].abs() % 360 == 0
-                row["upright_top1"] = pct(df.loc[upright, "correct1"])
-                row["rotated_top1"] = pct(df.loc[~upright, "correct1"])
+            if subset == "rotation":  # SI-SCORE angles are 1, 21, ..., 341 degrees
+                tilt = np.minimum(df["rotation"] % 360, 360 - df["rotation"] % 360)
+                row["near_upright_top1"] = pct(df.loc[tilt <= 21, "correct1"])  # 1, 21, 341
+                row["near_upright_images"] = int((tilt <= 21).sum())
+                row["upside_down_top1"] = pct(df.loc[tilt >= 139, "correct1"])  # 141 .. 221
+                row["upside_down_images"] = int((tilt >= 139).sum())
     return out
 
 
@@ -156,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{subset}: every {stride}th image")
         dataset, files = predict(subset, args.out, fg=fg, bg=bg, stride=stride, jobs=args.jobs,
                                  batch_size=args.batch_size)
-        scores[subset] = score(subset, dataset, files, args.out)
+        scores[subset] = score(subset, dataset, files, args.out, coarse=stride > 1)
         preds[subset] = files
         if subset == "size":  # the per-class breakdown figure
             by = score_predictions(dataset, files, names=MODELS, by=["label"])
