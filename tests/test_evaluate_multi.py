@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from siscore.cli import main
-from siscore.evaluate import read_predictions
+from siscore.evaluate import read_predictions, recorded_top1
 from tests.test_evaluate_run import IMAGES, write_official
 
 SMALL = ["--crop", "32", "-j", "0", "-q"]
@@ -35,6 +35,7 @@ def test_one_pass_equals_separate_runs_and_resumes_per_model(tmp_path: Path) -> 
         together = read_predictions(tmp_path / "preds" / name)
         assert together.equals(read_predictions(alone))
         assert len(together) == len(IMAGES)
+    assert recorded_top1(tmp_path / "preds" / "resnet18.csv") is None  # random weights: unknown
     # one model's file removed: the next pass predicts only for it
     for p in (tmp_path / "preds").glob("resnet18.csv*"):
         p.unlink()
@@ -58,6 +59,17 @@ def test_options_of_a_multi_model_run(tmp_path: Path) -> None:
                        "--weights", "DEFAULT", "--out-dir", tmp_path / "d")
     assert code == 2 and "name the weights in each name" in err
     assert not (tmp_path / "d").exists() and not (tmp_path / "x.csv").exists()
+
+
+def test_imagenet_top1_is_recorded_for_score(tmp_path: Path) -> None:
+    data = write_official(tmp_path / "official")
+    acc = tmp_path / "acc.csv"
+    acc.write_text("model,imagenet_top1\ntimm/test_resnet,12.5\n")
+    code, _, err = run("--dataset", data, "--model", "efficientnet_lite0", "--model",
+                       "timm/test_resnet", *SMALL, "--imagenet-acc", acc, "--out-dir", tmp_path / "p")
+    assert code == 0, err
+    assert recorded_top1(tmp_path / "p" / "efficientnet_lite0.csv") == 75.1  # published
+    assert recorded_top1(tmp_path / "p" / "timm_test_resnet.csv") == 12.5  # from the CSV
 
 
 def test_workers_is_a_hidden_alias_of_jobs(tmp_path: Path) -> None:

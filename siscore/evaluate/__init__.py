@@ -22,7 +22,13 @@ from siscore.evaluate.models import (
     load_model,
     make_transform,
 )
-from siscore.evaluate.predictions import COLUMNS, PredictionsError, SidePaths, read_predictions
+from siscore.evaluate.predictions import (
+    COLUMNS,
+    PredictionsError,
+    SidePaths,
+    read_predictions,
+    recorded_top1,
+)
 from siscore.evaluate.runner import (
     EvalResult,
     EvaluateError,
@@ -66,6 +72,7 @@ __all__ = [
     "make_transform",
     "module_digest",
     "read_predictions",
+    "recorded_top1",
     "register_model",
     "register_source",
     "select_device",

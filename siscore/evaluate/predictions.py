@@ -390,3 +390,17 @@ def dataset_index_files(spec: dict[str, Any], classes: list[str],
         "dataset.json": json.dumps({"spec": spec, "images": False, "predictions": predictions},
                                    indent=1, sort_keys=True) + "\n",
     }
+
+
+def recorded_top1(path: str | Path) -> float | None:
+    """The ImageNet-1k top-1 (percent) that ``siscore evaluate`` recorded for a predictions file.
+
+    Read from ``<path>.meta.json`` (the model library's value, or ``--imagenet-acc``);
+    None when the file has no meta or the value is unknown. For effective robustness.
+    """
+    meta = SidePaths(Path(path)).meta
+    try:
+        value = json.loads(meta.read_text("utf-8")).get("imagenet_top1")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and 0 < value < 100 else None
