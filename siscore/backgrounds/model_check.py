@@ -180,7 +180,8 @@ class ModelCheck:
 
             from tqdm import tqdm
 
-            iterator = tqdm(files, unit="img", desc=f"model {self.name}", file=sys.stderr)
+            iterator = tqdm(files, unit="img", desc=f"model {self.name}", file=sys.stderr,
+                            disable=None)  # quiet when stderr is not a terminal
         for name in iterator:
             try:
                 rgb, _ = decode(self.folder / name, MODEL_SIDE)
