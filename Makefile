@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JOBS ?= 2
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo demo-eval test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -17,6 +17,15 @@ $(VENV)/.installed: pyproject.toml setup.py
 demo: install  ## render the location subset from the embedded assets into data/location
 	$(VENV)/bin/siscore build --subset location --out data/location --jobs $(JOBS)
 	$(VENV)/bin/siscore info --dataset data/location --max-values 5
+
+DEMO_EVAL := data/demo-eval
+demo-eval: install  ## EfficientNet-Lite0 (real ImageNet weights, CPU) on a small grid: evaluate, score, report
+	mkdir -p $(DEMO_EVAL)
+	$(VENV)/bin/siscore evaluate --config examples/demo_eval.toml --model efficientnet_lite0 \
+		--device cpu --out $(DEMO_EVAL)/lite0.csv
+	$(VENV)/bin/siscore score --predictions $(DEMO_EVAL)/lite0.csv --out $(DEMO_EVAL)/scores.csv
+	$(VENV)/bin/siscore report --scores $(DEMO_EVAL)/scores.csv --out $(DEMO_EVAL)/report --format png
+	@echo "open $(CURDIR)/$(DEMO_EVAL)/report/index.html"
 
 test: install  ## the test suite (what CI runs)
 	@command -v pdftoppm >/dev/null 2>&1 || echo "note: pdftoppm is missing, the report's PDF render tests will skip; install poppler-utils (Debian/Ubuntu: sudo apt-get install poppler-utils)"

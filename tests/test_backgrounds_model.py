@@ -111,11 +111,12 @@ def test_classes_and_their_errors(tmp_path: Path) -> None:
 
 
 def test_loader_needs_weights_and_says_which_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ModelCheckError, match="give --weights ENUM .* or --checkpoint FILE"):
+    with pytest.raises(ModelCheckError, match="has random weights, which recognise nothing; use a "
+                       "pretrained model .efficientnet_lite0"):
         load_model_check("resnet18", classes=["cup"])
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(ModelCheckError) as exc:
-        load_model_check("resnet18", classes=["cup"], weights="IMAGENET1K_V1")
+        load_model_check("resnet18", classes=["cup"], weights="IMAGENET1K_V1", offline=True)
     message = str(exc.value)
     assert message.startswith("--model resnet18: weights ResNet18_Weights.IMAGENET1K_V1")
     assert str(tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-") in message
@@ -145,4 +146,40 @@ def test_cli_model_check_with_a_checkpoint(photos: Path, tmp_path: Path) -> None
         assert report[name]["reason"].startswith("model mobilenet_v3_small sees 'cup': p=0.9")
     res = CliRunner().invoke(main, ["backgrounds", "filter", str(photos), "--out", str(out),
                                     "--model", "mobilenet_v3_small"])
-    assert res.exit_code == 2 and "--model needs --classes" in res.output
+    assert res.exit_code == 1 and "has random weights" in res.output
+
+
+def test_object_mode_with_a_real_model_names_the_class(tmp_path: Path) -> None:
+    """EfficientNet-Lite0 (real ImageNet weights) rejects a sky with a macaw, keeps the sky."""
+    pytest.importorskip("efficientnet_lite_pytorch")
+    from siscore.assets import embedded_assets
+    from siscore.backgrounds.model_check import SCENE_CLASSES, object_classes
+
+    fg, bg = embedded_assets()
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    with Image.open(bg / "sky_clouds.jpg") as sky:
+        sky = sky.convert("RGB")
+    sky.save(photos / "sky.jpg", quality=92)
+    with Image.open(next((fg / "macaw").glob("*.png"))) as bird:
+        bird = bird.convert("RGBA").crop(bird.convert("RGBA").getbbox())
+    scale = 0.8 * min(sky.size) / max(bird.size)
+    bird = bird.resize((round(bird.width * scale), round(bird.height * scale)), Image.BICUBIC)
+    with_bird = sky.copy()
+    with_bird.paste(bird, ((sky.width - bird.width) // 2, (sky.height - bird.height) // 2), bird)
+    with_bird.save(photos / "sky_with_macaw.jpg", quality=92)
+    out = tmp_path / "lib"
+    res = CliRunner().invoke(main, ["backgrounds", "filter", str(photos), "--out", str(out),
+                                    "--no-sheet", "-q", "--model", "efficientnet_lite0", "--max-object-contrast", "off",
+                                    "--max-centre-focus", "off", "--max-clutter", "off",
+                                    "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    with open(out / "filter_report.csv", newline="") as f:
+        report = {r["file"]: r for r in csv.DictReader(f)}
+    assert report["sky.jpg"]["decision"] == "kept"
+    assert float(report["sky.jpg"]["model_prob"]) < 0.3
+    assert report["sky_with_macaw.jpg"]["decision"] == "rejected"
+    assert report["sky_with_macaw.jpg"]["reason"].startswith("model efficientnet_lite0 sees 'macaw'")
+    names = object_classes()
+    assert len(names) == 990 and "seashore" not in names and "alp" not in names
+    assert sorted(SCENE_CLASSES.values())[:3] == ["alp", "cliff", "coral reef"]

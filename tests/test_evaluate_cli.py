@@ -13,7 +13,7 @@ from siscore.cli import main
 from siscore.evaluate import SidePaths, read_predictions
 from tests.test_evaluate_run import IMAGES, write_official
 
-FAST = ["--model", "mobilenet_v3_small", "--crop", "32", "--workers", "0", "-q"]
+FAST = ["--model", "mobilenet_v3_small", "--crop", "32", "--jobs", "0", "-q"]
 
 
 @pytest.fixture()
@@ -29,7 +29,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 def test_missing_weights_message_and_nothing_written(official: Path, tmp_path: Path) -> None:
     out = tmp_path / "preds.csv"
     code, text = run("--dataset", official, "--model", "resnet50", "--weights", "IMAGENET1K_V2",
-                     "--out", out, env={"TORCH_HOME": str(tmp_path / "th")})
+                     "--offline", "--out", out, env={"TORCH_HOME": str(tmp_path / "th")})
     assert code == 1
     expected = tmp_path / "th" / "hub" / "checkpoints" / "resnet50-11ad3fa6.pth"
     assert "Error: weights ResNet50_Weights.IMAGENET1K_V2 of model resnet50 are not in the local " \
@@ -85,10 +85,10 @@ def test_checkpoint_with_dataset_classes(official: Path, tmp_path: Path) -> None
     (tmp_path / "classes.txt").write_text("# one line per output\nbagel\n951\nzebra\n")
     out = tmp_path / "preds.csv"
     code, text = run("--dataset", official, "--model", "mobilenet_v3_small", "--checkpoint",
-                     tmp_path / "m.pt", "--crop", "32", "--workers", "0", "--out", out)
+                     tmp_path / "m.pt", "--crop", "32", "--jobs", "0", "--out", out)
     assert code == 1 and "3 outputs, not the 1000 ImageNet-1k classes" in text
     code, text = run("--dataset", official, "--model", "mobilenet_v3_small", "--checkpoint",
-                     tmp_path / "m.pt", "--crop", "32", "--workers", "0", "--out", out,
+                     tmp_path / "m.pt", "--crop", "32", "--jobs", "0", "--out", out,
                      "--output-classes", tmp_path / "classes.txt")
     assert code == 0, text
     df = read_predictions(out)

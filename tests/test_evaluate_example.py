@@ -34,3 +34,20 @@ def test_quick_example_shows_the_location_effect(tmp_path: Path, monkeypatch: py
     # much more than the model trained with random translations does
     drop = {name: r["centre"] - r["off_centre"] for name, r in report["results"].items()}
     assert drop["centred"] > drop["translated"] + 0.2
+
+
+def test_real_models_example_runs_small(tmp_path: Path) -> None:
+    """examples/real_models.py end to end on the embedded assets (every 60th rotation image)."""
+    pytest.importorskip("efficientnet_lite_pytorch")
+    spec = importlib.util.spec_from_file_location(
+        "real_models", Path(__file__).resolve().parents[1] / "examples" / "real_models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--assets", "embedded", "--subsets", "rotation", "--stride", "60",
+                        "--out", str(tmp_path), "-j", "0"]) == 0
+    found = json.loads((tmp_path / "findings.json").read_text())
+    assert found["assets"] == "embedded assets"
+    for model in module.MODELS:
+        assert found[model]["rotation_images"] > 0
+        assert (tmp_path / "predictions" / "rotation" / f"{model}.csv").is_file()
+    assert (tmp_path / "report" / "index.html").is_file()

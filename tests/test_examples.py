@@ -17,11 +17,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_every_example_is_covered() -> None:
-    covered = {"custom_intervention.py", "train_location_cnn.py", "grid.toml", "occlusion.toml"}
+    covered = {"custom_intervention.py", "train_location_cnn.py", "grid.toml", "occlusion.toml",
+               "demo_eval.toml", "real_models.py"}
     assert {p.name for p in EXAMPLES.iterdir() if p.is_file()} == covered
 
 
-@pytest.mark.parametrize("config", ["grid.toml", "occlusion.toml"])
+@pytest.mark.parametrize("config", ["grid.toml", "occlusion.toml", "demo_eval.toml"])
 def test_config_examples_build(config, tmp_path) -> None:
     out = tmp_path / "ds"
     res = CliRunner().invoke(main, ["build", "--config", str(EXAMPLES / config), "--out", str(out),
@@ -31,6 +32,8 @@ def test_config_examples_build(config, tmp_path) -> None:
     if config == "grid.toml":
         assert {"object_greyscale", "blend", "blend_fallback"} <= set(md.columns)
         assert sorted(md["x_coord"].unique()) == [0.1, 0.5, 0.9]
+    elif config == "demo_eval.toml":
+        assert len(md) == 384 and md["x_coord"].nunique() == md["y_coord"].nunique() == 4
     else:
         assert sorted(md["occluder"].unique()) == [0.0, 0.2, 0.4, 0.6, 0.8]
 

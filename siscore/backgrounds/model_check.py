@@ -1,16 +1,22 @@
-"""Optional classifier check: reject a background a model already reads as a study class.
+"""Optional classifier check: reject a background on which a model sees an object.
 
-If an ImageNet classifier gives one of the study's foreground classes a high
-probability on the bare background (a cat in the grass, a cup on a table),
-that background would confound every image the class is pasted on. The model
+Two modes. Without study classes (the default), a background is rejected when
+an ImageNet classifier gives any single *object* class more than ``max_prob``:
+every class but the scene classes of :data:`SCENE_CLASSES` (ImageNet's ten
+geological formations: alp, cliff, seashore, valley, ...), whose photos are what
+a background should be. With study classes, only those count: if the model gives
+one of the study's foreground classes a high probability on the bare
+background (a cat in the grass, a cup on a table), that background would
+confound every image the class is pasted on. The model
 sees the photo's largest squares (first, centre and last along the long side;
 one square for a square photo), each through the model's own transform; the
 highest probability over squares counts. A class's probability is the sum of
 the softmax over its ImageNet indices (``siscore.labels`` maps labels to them).
 
 Works with any ``torch.nn.Module`` and transform (:class:`ModelCheck`), or
-with a model named for ``siscore.evaluate.models.load_model``
-(:func:`load_model_check`). torch is imported only when a check runs.
+with a model named for ``siscore.evaluate.create_model`` (:func:`load_model_check`:
+torchvision, ``timm/``, ``open_clip/`` or the built-in ``efficientnet_lite0``).
+torch is imported only when a check runs.
 """
 
 from __future__ import annotations
@@ -27,6 +33,16 @@ from siscore.labels import LabelMapError, load_label_map
 
 #: Long side the photo is decoded at before its squares go through the model's transform.
 MODEL_SIDE = 768
+
+#: ImageNet-1k indices of the scene classes (WordNet "geological formation"): a background
+#: may look like these; every other class is an object that would compete with a pasted one.
+SCENE_CLASSES: dict[int, str] = {
+    970: "alp", 972: "cliff", 973: "coral reef", 974: "geyser", 975: "lakeside",
+    976: "promontory", 977: "sandbar", 978: "seashore", 979: "valley", 980: "volcano",
+}
+
+#: ``classes`` value of :class:`ModelCheck` for the object mode.
+OBJECTS = "objects"
 
 
 class ModelCheckError(ValueError):
@@ -104,8 +120,29 @@ def class_probabilities(
     return out
 
 
+def object_classes(categories: Sequence[str] | None = None,
+                   output_classes: Sequence[int] | None = None) -> dict[str, tuple[int, ...]]:
+    """Every ImageNet-1k class but :data:`SCENE_CLASSES`, as ``{name: (output index,)}``."""
+    if categories is None:
+        from importlib.resources import files
+
+        text = files("siscore").joinpath("data/imagenet_classes.txt").read_text("utf-8")
+        categories = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    imagenet = list(output_classes) if output_classes is not None else list(range(len(categories)))
+    out: dict[str, tuple[int, ...]] = {}
+    for j, c in enumerate(imagenet):
+        if int(c) not in SCENE_CLASSES:
+            name = categories[int(c)]
+            out[name if name not in out else f"{name} ({int(c)})"] = (j,)
+    return out
+
+
 class ModelCheck:
-    """Scores photos of ``folder`` with ``module``; rejects above ``max_prob`` (see the module)."""
+    """Scores photos of ``folder`` with ``module``; rejects above ``max_prob`` (see the module).
+
+    ``classes``: study classes ``{label: ImageNet indices}``, or :func:`object_classes`
+    (each class on its own) for the object mode.
+    """
 
     def __init__(self, module: Any, transform: Callable[[Image.Image], Any],
                  classes: Mapping[str, Sequence[int]], *, max_prob: float = 0.3,
@@ -143,7 +180,8 @@ class ModelCheck:
 
             from tqdm import tqdm
 
-            iterator = tqdm(files, unit="img", desc=f"model {self.name}", file=sys.stderr)
+            iterator = tqdm(files, unit="img", desc=f"model {self.name}", file=sys.stderr,
+                            disable=None)  # quiet when stderr is not a terminal
         for name in iterator:
             try:
                 rgb, _ = decode(self.folder / name, MODEL_SIDE)
@@ -156,32 +194,40 @@ class ModelCheck:
 
 
 def load_model_check(
-    model: str, *, classes: Sequence[str], weights: str | None = None,
+    model: str, *, classes: Sequence[str] | None = None, weights: str | None = None,
     checkpoint: str | Path | None = None, label_map: str | Path | None = None,
     max_prob: float = 0.3, folder: str | Path = ".", batch_size: int = 16,
-    device: str = "cpu", progress: bool = False,
+    device: str = "auto", progress: bool = False, offline: bool = False,
 ) -> ModelCheck:
-    """A :class:`ModelCheck` for a model loaded by ``siscore.evaluate.models.load_model``."""
-    if weights is None and checkpoint is None:
-        raise ModelCheckError(
-            f"--model {model}: give --weights ENUM (e.g. DEFAULT) or --checkpoint FILE; a randomly "
-            "initialised network recognises nothing")
+    """A :class:`ModelCheck` for a model of ``siscore.evaluate.create_model``.
+
+    ``classes`` None: the object mode (any ImageNet class but a scene class);
+    otherwise the study classes' labels.
+    """
     try:
-        table = study_classes(classes, label_map)
-    except LabelMapError as exc:
-        raise ModelCheckError(f"--label-map: {exc}") from None
+        from siscore.evaluate import create_model, select_device
+    except ImportError:
+        raise ModelCheckError("--model needs torch and torchvision: pip install 'siscore[eval]', "
+                              "or run without --model") from None
+    table = None
+    if classes is not None:
+        try:
+            table = study_classes(classes, label_map)
+        except LabelMapError as exc:
+            raise ModelCheckError(f"--label-map: {exc}") from None
     try:
-        from siscore.evaluate.models import load_model
-    except ImportError as exc:
-        raise ModelCheckError(
-            f"--model needs the model loader siscore.evaluate.models ({exc}); install the eval "
-            "extra (pip install 'siscore[eval]') or run without --model") from None
-    try:
-        loaded = load_model(model, weights=weights, checkpoint=checkpoint)
-    except Exception as exc:  # WeightsNotFoundError and friends: their message names the fix
+        loaded = create_model(model, weights, checkpoint, offline=offline, progress=progress)
+        dev = select_device(device)
+    except Exception as exc:  # ModelError and friends: their message names the fix
         raise ModelCheckError(f"--model {model}: {exc}") from None
-    module = loaded.module.to(device).eval()
-    return ModelCheck(module, loaded.transform, table, max_prob=max_prob,
-                      name=getattr(loaded, "name", model), folder=folder,
-                      batch_size=batch_size, device=device, progress=progress,
-                      output_classes=getattr(loaded, "output_classes", None))
+    if loaded.random_init:
+        raise ModelCheckError(
+            f"--model {model}: has random weights, which recognise nothing; use a pretrained "
+            "model (efficientnet_lite0, resnet50:DEFAULT) or give --weights or --checkpoint")
+    if table is None:
+        table = object_classes(loaded.categories, loaded.output_classes)
+    module = loaded.module.to(dev).eval()
+    check = ModelCheck(module, loaded.transform, table, max_prob=max_prob, name=loaded.name,
+                       folder=folder, batch_size=batch_size, device=str(dev), progress=progress,
+                       output_classes=None if classes is None else loaded.output_classes)
+    return check

@@ -59,7 +59,7 @@ def main() -> None:
     \b
     Typical workflow:
       siscore build --subset location --out data/location
-      siscore evaluate --dataset data/location --model resnet50 --out preds.csv
+      siscore evaluate --dataset data/location --model efficientnet_lite0 --out preds.csv
       siscore score --dataset data/location --predictions preds.csv --out scores.csv
       siscore report --scores scores.csv --out figs/
 

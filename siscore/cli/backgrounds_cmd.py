@@ -136,19 +136,24 @@ def _threshold(name: str, help_text: str) -> Callable[[Any], Any]:
               help="Drop a photo whose perceptual hash is within this many bits (of 64) of a "
                    "better copy (more pixels, then sharper). -1 disables it.")
 @click.option("--model", default=None,
-              help="Also reject photos this classifier reads as a study class (local weights, "
-                   "loaded by siscore.evaluate.models, e.g. resnet50).")
-@click.option("--weights", default=None, help="Weights name for --model (torchvision enum).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Checkpoint file for --model.")
+              help="Also reject photos on which this ImageNet classifier is confident of an object "
+                   "class (any class but a scene such as alp, seashore, valley), or of a --classes "
+                   "class; e.g. efficientnet_lite0 (built in, offline), resnet50:DEFAULT, "
+                   "timm/<name>.<tag> (as in siscore evaluate).")
+@click.option("--weights", default=None, help="Weights of --model (as in siscore evaluate).")
+@click.option("--checkpoint", type=str, default=None,
+              help="State-dict file for --model (as in siscore evaluate).")
 @click.option("--classes", default=None,
-              help="Study classes for --model: comma-separated labels (e.g. 'cat,cup') or a "
-                   "foreground folder (its class sub-folders).")
+              help="Only these study classes count for --model: comma-separated labels (e.g. "
+                   "'cat,cup') or a foreground folder (its class sub-folders). Default: every "
+                   "object class.")
 @click.option("--label-map", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV 'label,imagenet_index' extending the built-in label map (for --classes).")
 @click.option("--max-prob", type=float, default=0.3,
-              help="Reject a photo when --model gives a study class more than this probability.")
-@click.option("--device", default="cpu", help="Torch device for --model.")
+              help="Reject a photo when --model gives a class more than this probability.")
+@click.option("--device", default="auto",
+              help="Torch device for --model: auto (cuda, then mps, then cpu), cpu, cuda, mps.")
+@click.option("--offline", is_flag=True, help="Never download weights for --model.")
 @click.option("--no-sheet", is_flag=True, help="Do not draw the contact sheet.")
 @click.option("--per-page", type=int, default=150, help="Photos per contact-sheet page.")
 @click.option("--jobs", "-j", type=int, default=1, help="Worker processes for scoring.")
@@ -162,7 +167,7 @@ def filter_cmd(folder: Path, out: Path, link: str | None, min_photo_side: int, m
                max_object_contrast: float | None, max_centre_focus: float | None,
                max_saliency_peak: float | None, dup_distance: int, model: str | None, weights: str | None,
                checkpoint: Path | None, classes: str | None, label_map: Path | None,
-               max_prob: float, device: str, no_sheet: bool, per_page: int, jobs: int,
+               max_prob: float, device: str, offline: bool, no_sheet: bool, per_page: int, jobs: int,
                quiet: bool, scheduler: str | None = None) -> None:
     """Keep the photos of DIR that make good backgrounds; copy them into DIR2 (--out).
 
@@ -177,7 +182,8 @@ def filter_cmd(folder: Path, out: Path, link: str | None, min_photo_side: int, m
     Examples:
       siscore backgrounds filter photos/ --out library/
       siscore backgrounds filter photos/ --out library/ --link hard --max-object-contrast 24
-      siscore backgrounds filter photos/ --out library/ --model resnet50 \\
+      siscore backgrounds filter photos/ --out library/ --model efficientnet_lite0
+      siscore backgrounds filter photos/ --out library/ --model resnet50:DEFAULT \\
           --classes fg/ --max-prob 0.3
     """
     from siscore.backgrounds.run import filter_folder
@@ -200,13 +206,10 @@ def filter_cmd(folder: Path, out: Path, link: str | None, min_photo_side: int, m
         if model is not None:
             from siscore.backgrounds.model_check import load_model_check, parse_classes
 
-            if not classes:
-                fail("--model needs --classes: the foreground classes of the study "
-                     "(e.g. --classes cat,cup or --classes path/to/foregrounds)")
-            judge = load_model_check(model, classes=parse_classes(classes), weights=weights,
-                                     checkpoint=checkpoint, label_map=label_map,
+            judge = load_model_check(model, classes=parse_classes(classes) if classes else None,
+                                     weights=weights, checkpoint=checkpoint, label_map=label_map,
                                      max_prob=max_prob, folder=folder, device=device,
-                                     progress=not quiet)
+                                     progress=not quiet, offline=offline)
         from siscore.parallel import scheduling
 
         with scheduling(scheduler):

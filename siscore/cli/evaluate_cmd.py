@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import click
@@ -47,6 +48,20 @@ def _list_weights(model: str) -> None:
                    f"{'cached' if present else 'NOT cached'}: {path}")
 
 
+def _list_models() -> None:
+    from siscore.evaluate.zoo import list_models
+
+    for name, text, top1 in list_models():
+        acc = f"ImageNet top-1 {top1:.1f}%" if top1 is not None else "top-1 from the library or --imagenet-acc"
+        click.echo(f"{name}\n    {text}; {acc}")
+
+
+def safe_file_name(model: str) -> str:
+    """A predictions file name for ``model`` (``timm/resnet50.a1_in1k`` -> ``timm_resnet50.a1_in1k.csv``)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("._") or "model"
+    return stem + ".csv"
+
+
 @click.command(context_settings={"show_default": True})
 @click.option("--dataset", type=click.Path(path_type=Path),
               help="Dataset folder (a siscore build or an official SI-SCORE download: its folder, "
@@ -79,11 +94,20 @@ def _list_weights(model: str) -> None:
               help="On the fly: square crop of each background (as in siscore build).")
 @click.option("--plugin", "plugins", multiple=True,
               help="On the fly: import this module first (registers custom interventions).")
-@click.option("--model", help="torchvision classification model, e.g. resnet50, vit_b_16.")
-@click.option("--weights", help="Weight enum of --model (IMAGENET1K_V2, DEFAULT, ...), read from the "
-                                "local torch cache; never downloaded. Omit for random weights.")
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path),
-              help="State-dict file (torch.save(model.state_dict())) for --model's architecture.")
+@click.option("--model", "models", multiple=True,
+              help="Model to evaluate; repeat for several in one pass (with --out-dir): a "
+                   "torchvision name (resnet50, resnet50:IMAGENET1K_V2), timm/<name>[.<tag>], "
+                   "open_clip/<arch>[:<pretrained>] or a built-in (efficientnet_lite0). "
+                   "--list-models shows them.")
+@click.option("--weights", help="Pretrained weights of --model: a torchvision weight enum "
+                                "(IMAGENET1K_V2, DEFAULT), a timm tag or an open_clip tag. Missing "
+                                "files are downloaded into the library's cache unless --offline. "
+                                "Without weights, checkpoint or a tag in the name: random weights.")
+@click.option("--checkpoint", type=str, default=None,
+              help="State-dict file (or http(s) URL, cached in the torch hub folder) for --model's "
+                   "architecture; read weights-only.")
+@click.option("--offline", is_flag=True,
+              help="Never download weights (also set by HF_HUB_OFFLINE=1); use the local caches.")
 @click.option("--resize", type=int, default=None,
               help="Shorter side before the centre crop (default: the weights' own, or scaled "
                    "with --crop).")
@@ -94,11 +118,18 @@ def _list_weights(model: str) -> None:
                    "holding its ImageNet-1k index or a label name.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Predictions CSV to write, or to resume (side files start with its name).")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for one predictions CSV per model (<model>.csv), each resumable on its "
+                   "own; needed for several --model.")
+@click.option("--imagenet-acc", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV 'model,imagenet_top1' (percent): recorded in each OUT.meta.json for "
+                   "effective robustness, overriding the library's value.")
 @click.option("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps.")
 @click.option("--batch-size", type=int, default=64, help="Images per forward pass.")
-@click.option("--workers", type=int, default=None,
-              help=f"DataLoader worker processes (decode or render) [default: {_default_workers()}, "
+@click.option("-j", "--jobs", "workers", type=int, default=None,
+              help=f"Data-loader worker processes (decode or render) [default: {_default_workers()}, "
                    "the CPU count minus one, at most 8].")
+@click.option("--workers", "workers", type=int, default=None, hidden=True)
 @click.option("--amp", is_flag=True,
               help="Automatic mixed precision (float16 on GPU, bfloat16 on CPU).")
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (faster on recent GPUs).")
@@ -109,53 +140,84 @@ def _list_weights(model: str) -> None:
               help="Replace predictions made with another model, transform or dataset at --out.")
 @click.option("--list-weights", is_flag=True,
               help="List --model's weight enums, their files and whether they are cached; then exit.")
+@click.option("--list-models", is_flag=True,
+              help="List the model sources and built-in models with their ImageNet top-1; then exit.")
 @click.option("--shard", type=str, default=None,
               help="Predict only part I of N (I/N) into OUT.shards/; the process completing the "
                    "last part merges them into OUT. Under torchrun the ranks split the images "
                    "by themselves.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed, bgs_per_fg,
-             resolution, min_pct_inside, quality, no_jpeg, bg_crop, plugins, model, weights,
-             checkpoint, resize, crop, output_classes, out, device, batch_size, workers, amp,
-             channels_last, logits, limit, overwrite, list_weights, quiet, shard=None) -> None:
-    """Predict every image of a dataset with a classifier; write a predictions CSV.
+             resolution, min_pct_inside, quality, no_jpeg, bg_crop, plugins, models, weights,
+             checkpoint, offline, resize, crop, output_classes, out, out_dir, imagenet_acc, device,
+             batch_size, workers, amp, channels_last, logits, limit, overwrite, list_weights,
+             list_models, quiet, shard=None) -> None:
+    """Predict every image of a dataset with one or more classifiers; write predictions CSVs.
 
     The images come from a dataset folder (--dataset), or are rendered inside the
     data-loader workers (--subset or --config, with the options of `siscore build`)
-    with the same pixels a build would write, JPEG round trip included.
+    with the same pixels a build would write, JPEG round trip included. Several
+    --model read (or render) each image once; each model gets its own
+    preprocessing and its own file in --out-dir.
 
     The CSV has one row per image: image_id, top1, top5, label, correct1,
     correct5, model. It is a cache: re-running the same command skips the images
-    already predicted (resume after a crash); OUT.meta.json holds the fingerprint.
+    already predicted (resume after a crash); OUT.meta.json holds the fingerprint
+    and the model's ImageNet top-1 when known.
     On-the-fly runs also write OUT.dataset/, a metadata-only dataset folder
     (metadata.csv and the class files) for `siscore score --dataset`.
 
     \b
     Examples:
-      siscore evaluate --dataset data/location --model resnet50 --weights IMAGENET1K_V2 --out r50.csv
-      siscore evaluate --subset location --foregrounds fg/ --backgrounds bg/ \\
-          --model resnet50 --weights IMAGENET1K_V2 --amp --out r50-location.csv
+      siscore evaluate --dataset data/location --model efficientnet_lite0 --out lite0.csv
+      siscore evaluate --subset location --model efficientnet_lite0 --model efficientnet_lite1 \\
+          --model resnet50:IMAGENET1K_V2 --out-dir preds/
+      siscore evaluate --dataset data/size --model timm/resnet50.a1_in1k --out r50.csv
       siscore evaluate --dataset data/size --model resnet50 --checkpoint mine.pt --crop 288 --out m.csv
     """
-    from siscore.dataset import DatasetError
-    from siscore.evaluate import ImageReadError
-    from siscore.evaluate.models import ModelError
-    from siscore.evaluate.predictions import PredictionsError
-    from siscore.evaluate.runner import EvaluateError
-    from siscore.evaluate.shards import ShardError, sharded
-
     def go() -> None:
-        if model is None:
-            fail("give --model NAME (a torchvision classification model, e.g. resnet50)")
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            fail("siscore evaluate needs torch and torchvision: pip install 'siscore[eval]'")
+        from siscore.dataset import DatasetError
+        from siscore.evaluate import ImageReadError
+        from siscore.evaluate.models import ModelError
+        from siscore.evaluate.predictions import PredictionsError
+        from siscore.evaluate.runner import EvaluateError
+        from siscore.evaluate.shards import ShardError
+
+        if list_models:
+            _list_models()
+            return
+        if not models:
+            fail("give --model NAME (e.g. efficientnet_lite0, resnet50:IMAGENET1K_V2, "
+                 "timm/resnet50.a1_in1k; --list-models shows the sources)")
         if list_weights:
-            _list_weights(model)
+            if "/" in models[0] or models[0].startswith("efficientnet_lite"):
+                fail(f"--list-weights lists torchvision weight enums; {models[0]} is not a "
+                     "torchvision model (--list-models shows every source)")
+            try:
+                _list_weights(models[0].partition(":")[0])
+            except ModelError as exc:
+                raise click.ClickException(str(exc)) from None
             return
         sources = [n for n, v in (("--dataset", dataset), ("--subset", subset), ("--config", config)) if v]
         if len(sources) != 1:
             fail("give exactly one of --dataset DIR, --subset NAME or --config FILE "
                  f"(got {', '.join(sources) or 'none'})")
-        if out is None:
-            fail("give --out FILE (the predictions CSV to write or resume)")
+        if len(set(models)) != len(models):
+            fail(f"--model: {', '.join(sorted({m for m in models if models.count(m) > 1}))} given twice")
+        if out is not None and out_dir is not None:
+            fail("give --out FILE (one model) or --out-dir DIR, not both")
+        if out is None and out_dir is None:
+            fail("give --out FILE (the predictions CSV to write or resume) or --out-dir DIR")
+        if len(models) > 1 and out is not None:
+            fail(f"{len(models)} models: give --out-dir DIR (one predictions file per model) "
+                 "instead of --out")
+        if len(models) > 1 and (weights or checkpoint):
+            fail("--weights and --checkpoint go with a single --model; with several, name the "
+                 "weights in each name (resnet50:IMAGENET1K_V2, timm/resnet50.a1_in1k)")
         if dataset is not None:
             render_opts = [o for o, v in (("--foregrounds", foregrounds), ("--backgrounds", backgrounds),
                                           ("--resolution", resolution), ("--no-jpeg", no_jpeg),
@@ -169,11 +231,50 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
                 ShardError) as exc:
             raise click.ClickException(str(exc)) from None
 
-    def _evaluate() -> None:
-        from siscore.evaluate import RenderedDataset, load_model
-        from siscore.evaluate import evaluate as run_eval
+    def _outputs() -> list[Path]:
+        if out is not None:
+            return [out]
+        if out_dir.exists() and not out_dir.is_dir():
+            fail(f"--out-dir {out_dir}: is a file; give a folder")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"--out-dir {out_dir}: cannot create it ({exc.strerror})")
+        paths = [out_dir / safe_file_name(m) for m in models]
+        clash = {p for p in paths if paths.count(p) > 1}
+        if clash:
+            fail(f"--model: {', '.join(sorted(map(str, clash)))} would hold two models; rename them")
+        return paths
 
-        loaded = load_model(model, weights, checkpoint, resize=resize, crop=crop)
+    def _top1(loaded) -> float | None:  # noqa: ANN001 - LoadedModel
+        if imagenet_acc is None:
+            return loaded.top1
+        from siscore.score.io import ScoreError, read_imagenet_acc
+
+        try:
+            table = read_imagenet_acc(imagenet_acc)
+        except ScoreError as exc:
+            fail(str(exc))
+        return table.get(loaded.name, loaded.top1)
+
+    def _evaluate() -> None:
+        import sys
+
+        from siscore.evaluate import RenderedDataset, create_model, evaluate_many
+        from siscore.evaluate.shards import parse_shard, sharded_many
+
+        parse_shard(shard)  # a bad --shard is refused before any model is loaded
+        outs = _outputs()
+        progress = not quiet and sys.stderr.isatty()
+        loaded = []
+        for name in models:
+            m = create_model(name, weights, checkpoint, offline=offline, progress=progress,
+                             resize=resize, crop=crop)
+            if m.random_init:
+                click.echo(f"Warning: --model {name} has random weights (no --weights, --checkpoint "
+                           "or tag in the name); its predictions are chance level. Try "
+                           "efficientnet_lite0 or resnet50:IMAGENET1K_V2.", err=True)
+            loaded.append(m)
         classes = read_output_classes(output_classes, label_map) if output_classes else None
         if dataset is not None:  # an official zip or parent folder is located; --label-map honoured
             from siscore.dataset import load_dataset
@@ -181,14 +282,16 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             source = load_dataset(dataset, label_map=label_map)
         else:
             source = _rendered(RenderedDataset)
-        run_eval = sharded(run_eval, shard)  # --shard I/N or torchrun: one part per process
-        result = run_eval(loaded, None, source, out, output_classes=classes, batch_size=batch_size,
-                          workers=_default_workers() if workers is None else workers, device=device,
-                          amp=amp, channels_last=channels_last, logits=logits, overwrite=overwrite,
-                          limit=limit, progress=not quiet)
+        run_many = sharded_many(evaluate_many, shard)  # --shard I/N or torchrun: one part per process
+        results = run_many(
+            loaded, source, outs, output_classes=[classes] * len(loaded),
+            imagenet_top1=[_top1(m) for m in loaded], batch_size=batch_size,
+            workers=_default_workers() if workers is None else workers, device=device, amp=amp,
+            channels_last=channels_last, logits=logits, overwrite=overwrite, limit=limit,
+            progress=not quiet)
         if not quiet:
-            click.echo(result.summary())
-
+            for result in results:
+                click.echo(result.summary())
     def _rendered(cls):  # noqa: ANN001, ANN202 - RenderedDataset, imported lazily
         from siscore.factors import SUBSETS, load_config
 

@@ -1,9 +1,12 @@
-"""Loading classifiers: torchvision models by name, weight enums from the local cache, state dicts.
+"""The torchvision source: models by name, weight enums from the torch hub cache, state dicts.
 
-Nothing here downloads. A weight enum's file must already be in the torch hub
-cache (``torch.hub.get_dir()/checkpoints/<file name of the enum's url>``);
-when it is not, :class:`WeightsNotFoundError` says which file is expected
-where and how to put it there.
+A weight enum's file lives in the torch hub cache
+(``torch.hub.get_dir()/checkpoints/<file name of the enum's url>``). :func:`load_model`
+downloads it there (torchvision's own mechanism, hash-checked) only when
+``offline=False``; otherwise, and when the download fails,
+:class:`WeightsNotFoundError` says which file is expected where and how to put it
+there. ``SISCORE_TORCHVISION_MIRROR`` replaces ``https://download.pytorch.org/models/``
+(an institutional mirror). :mod:`siscore.evaluate.zoo` serves the other sources.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class LoadedModel:
     checkpoint: Path | None = None
     output_classes: list[int] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    top1: float | None = None  # ImageNet-1k top-1 (percent) when the library records it
+    random_init: bool = False  # True: randomly initialised (no weights, no checkpoint)
 
 
 def classification_models() -> list[str]:
@@ -75,8 +80,9 @@ def _builder(name: str) -> Callable[..., nn.Module]:
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise ModelError(
             f"--model {name!r}: not a torchvision classification model; {hint}"
-            f"known: {', '.join(known)}. Use --checkpoint with one of them, or the Python "
-            "API (siscore.evaluate.evaluate) for any other torch.nn.Module"
+            f"known: {', '.join(known)}. Other sources: timm/<name>, open_clip/<arch>, "
+            "efficientnet_lite0/1/2 (--list-models), or the Python API (siscore.evaluate."
+            "evaluate) for any other torch.nn.Module"
         )
     return tvm.get_model_builder(name)
 
@@ -108,12 +114,13 @@ def cached_weights(name: str) -> list[tuple[str, Path, bool]]:
     return [(str(w), weights_path(w), weights_path(w).exists()) for w in tvm.get_model_weights(name)]
 
 
-def _missing(name: str, member: Any, path: Path) -> WeightsNotFoundError:
+def _missing(name: str, member: Any, path: Path, why: str = "Downloads are off (--offline "
+             "or HF_HUB_OFFLINE)") -> WeightsNotFoundError:
     message = (
         f"weights {member} of model {name} are not in the local torch cache: expected the file\n"
         f"  {path}\n"
         f"(torch.hub.get_dir() is {torch.hub.get_dir()}; set TORCH_HOME to use another cache). "
-        "siscore never downloads. To put the file there, on a machine with internet access run\n"
+        f"{why}. To put the file there, on a machine with internet access run\n"
         f"  python -c \"import torchvision; torchvision.models.{name}(weights='{member.name}')\"\n"
         f"or fetch {member.url}\n"
         f"and copy it to {path}. Or give a state dict with --checkpoint FILE."
@@ -155,32 +162,33 @@ def make_transform(
     return ImageClassification(crop_size=new_crop, resize_size=new_resize)
 
 
-def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ModelError(f"--checkpoint {path}: file not found")
+def weights_url(member: Any) -> str:
+    """The download address of a weight enum member (``SISCORE_TORCHVISION_MIRROR`` applied)."""
+    mirror = os.environ.get("SISCORE_TORCHVISION_MIRROR")
+    base = "https://download.pytorch.org/models/"
+    if mirror and member.url.startswith(base):
+        return mirror.rstrip("/") + "/" + member.url[len(base):]
+    return member.url
+
+
+def _fetch(name: str, member: Any, path: Path, offline: bool, progress: bool) -> None:
+    """Download a weight file into the torch hub cache (hash-checked), or explain why not."""
+    from siscore.evaluate.zoo import download_to_hub, offline_requested
+
+    if offline_requested(offline):
+        raise _missing(name, member, path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ModelError(
-            f"--checkpoint {path}: not a plain state dict ({str(exc).splitlines()[0]}); save "
-            "`model.state_dict()` with torch.save, or load the module yourself and use the "
-            "Python API (siscore.evaluate.evaluate)"
-        ) from None
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise ModelError(f"--checkpoint {path}: unreadable ({exc})") from None
-    for key in ("state_dict", "model", "model_state_dict", "module"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-            break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelError(f"--checkpoint {path}: expected a state dict (parameter name -> tensor)")
-    if all(k.startswith("module.") for k in obj):  # saved from DataParallel / DDP
-        obj = {k[len("module."):]: v for k, v in obj.items()}
-    return obj
+        got = download_to_hub(weights_url(member), progress=progress, check_hash=True)
+    except ModelError as exc:
+        raise _missing(name, member, path, f"Downloading failed: {exc}") from None
+    if got != path:  # a mirror with another file name
+        got.replace(path)
 
 
-def _load_checkpoint(name: str, path: Path) -> tuple[nn.Module, int]:
-    state = _read_checkpoint(path)
+def _load_checkpoint(name: str, path: str | Path) -> tuple[nn.Module, int]:
+    from siscore.evaluate.zoo import read_state_dict, state_mismatch
+
+    state = read_state_dict(path)
     builder = _builder(name)
     with torch.random.fork_rng(devices=[]):  # the initial values are overwritten anyway
         module = builder(weights=None)
@@ -192,13 +200,11 @@ def _load_checkpoint(name: str, path: Path) -> tuple[nn.Module, int]:
         width = widths.pop()
         with torch.random.fork_rng(devices=[]):
             module = builder(weights=None, num_classes=width)  # a fine-tuned classifier head
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as exc:
-        detail = str(exc).split("\n\t", 1)[-1].replace("\n\t", "; ")[:600]
-        raise ModelError(
-            f"--checkpoint {path}: does not fit the architecture {name} ({detail}); check --model"
-        ) from None
+    problem = state_mismatch(module.state_dict(), state)
+    if problem:
+        raise ModelError(f"--checkpoint {path}: does not fit the architecture {name}: {problem}; "
+                         "check --model")
+    module.load_state_dict(state)
     return module, width
 
 
@@ -210,8 +216,10 @@ def load_model(
     resize: int | None = None,
     crop: int | None = None,
     seed: int = 0,
+    offline: bool = True,
+    progress: bool = False,
 ) -> LoadedModel:
-    """A torchvision classifier by name, with a weight enum from the local cache or a state dict.
+    """A torchvision classifier by name, with a weight enum from the torch cache or a state dict.
 
     ``weights`` is a member of the model's weight enum (``IMAGENET1K_V2``,
     ``ResNet50_Weights.IMAGENET1K_V2`` or ``DEFAULT``); with neither ``weights``
@@ -219,7 +227,9 @@ def load_model(
     the same call gives the same weights). The transform is the
     weights' own (for a checkpoint or random weights: that of the architecture's
     DEFAULT weights), with ``resize``/``crop`` overriding its sizes.
-    Raises :class:`WeightsNotFoundError` when the weights file is not cached.
+    A weights file not cached is downloaded unless ``offline`` (the default
+    here; :func:`siscore.evaluate.create_model` downloads by default);
+    :class:`WeightsNotFoundError` when it is not there and cannot be fetched.
     """
     import torchvision.models as tvm
 
@@ -237,7 +247,7 @@ def load_model(
     if member is not None:
         path = weights_path(member)
         if not path.exists():
-            raise _missing(name, member, path)
+            _fetch(name, member, path, offline, progress)
         try:
             module = builder(weights=member, progress=False)
         except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
@@ -246,7 +256,7 @@ def load_model(
         meta = {k: v for k, v in member.meta.items() if k != "categories"}
         categories = list(member.meta.get("categories") or []) or None
     elif checkpoint is not None:
-        module, out_width = _load_checkpoint(name, Path(checkpoint))
+        module, out_width = _load_checkpoint(name, checkpoint)
         categories = list(default.meta["categories"]) if default and out_width == 1000 else None
     else:
         with torch.random.fork_rng(devices=[]):  # reproducible random weights, global state untouched
@@ -255,6 +265,7 @@ def load_model(
         categories = list(default.meta["categories"]) if default else None
     module.eval()
     transform = make_transform(member or default, resize=resize, crop=crop)
+    acc = meta.get("_metrics", {}).get("ImageNet-1K", {}).get("acc@1")
     return LoadedModel(
         module=module,
         transform=transform,
@@ -263,4 +274,29 @@ def load_model(
         weights=str(member) if member is not None else None,
         checkpoint=Path(checkpoint) if checkpoint is not None else None,
         meta=meta,
+        top1=float(acc) if acc is not None else None,
+        random_init=member is None and checkpoint is None,
     )
+
+
+def torchvision_model(name: str, *, weights: str | None = None,
+                      checkpoint: str | Path | None = None, offline: bool = False,
+                      progress: bool = False, resize: int | None = None, crop: int | None = None,
+                      seed: int = 0) -> LoadedModel:
+    """The torchvision source of :func:`siscore.evaluate.create_model` (downloads unless offline).
+
+    ``name`` may carry its weights: ``resnet50:IMAGENET1K_V2``.
+    """
+    name, _, tag = name.partition(":")
+    if tag and weights is None and checkpoint is None:
+        weights = tag
+    return load_model(name, weights, checkpoint, resize=resize, crop=crop, seed=seed,
+                      offline=offline, progress=progress)
+
+
+def imagenet_categories() -> list[str]:
+    """The 1000 ImageNet-1k class names in index order (siscore/data/imagenet_classes.txt)."""
+    from importlib.resources import files
+
+    text = files("siscore").joinpath("data/imagenet_classes.txt").read_text("utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]

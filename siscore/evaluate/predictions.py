@@ -68,9 +68,45 @@ class SidePaths:
         return [self.out, self.meta, self.logits, self.dataset, self.partial]
 
 
+INT64_MAX = 2**63 - 1
+_INTEGER_COLUMNS = ("image_id", "top1", "correct1", "correct5")
+
+
 def read_predictions(path: str | Path) -> pd.DataFrame:
-    """Read a predictions CSV (``top5`` stays a space-separated string)."""
-    return pd.read_csv(path, dtype={"top5": str, "label": str, "model": str}, keep_default_na=False)
+    """Read a predictions CSV (``top5`` stays a space-separated string).
+
+    Every row must have as many fields as the header, and the integer columns
+    (``image_id``, ``top1``, ``correct1``, ``correct5``) must hold integers that
+    fit 64 bits; otherwise :class:`PredictionsError` names the row and field.
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PredictionsError(f"{path}: cannot read it ({exc})") from None
+    if not rows:
+        raise PredictionsError(f"{path}: empty; expected the header {','.join(COLUMNS)}")
+    header = rows[0]
+    for n, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header) and row:
+            what = (f"extra field(s) {row[len(header):]!r} after {header[-1]!r}"
+                    if len(row) > len(header) else f"no {header[len(row)]!r} field")
+            raise PredictionsError(f"{path}, row {n}: {len(row)} fields but the header has "
+                                   f"{len(header)}: {what}; fix or delete the row")
+    frame = pd.DataFrame([r for r in rows[1:] if r], columns=header, dtype=str)
+    for col in _INTEGER_COLUMNS:
+        if col not in frame.columns:
+            continue
+        for i, text in enumerate(frame[col]):
+            if not text.lstrip("-").isdigit():
+                raise PredictionsError(f"{path}, row {i + 2}: {col} = {text!r} is not an integer; "
+                                       "fix or delete the row")
+            if abs(int(text)) > INT64_MAX:
+                raise PredictionsError(f"{path}, row {i + 2}: {col} = {text} does not fit a 64-bit "
+                                       f"integer (at most {INT64_MAX}); fix or delete the row")
+        frame[col] = frame[col].map(int).astype(np.int64)
+    return frame
 
 
 def _complete_lines(path: Path) -> list[list[str]]:
@@ -354,3 +390,17 @@ def dataset_index_files(spec: dict[str, Any], classes: list[str],
         "dataset.json": json.dumps({"spec": spec, "images": False, "predictions": predictions},
                                    indent=1, sort_keys=True) + "\n",
     }
+
+
+def recorded_top1(path: str | Path) -> float | None:
+    """The ImageNet-1k top-1 (percent) that ``siscore evaluate`` recorded for a predictions file.
+
+    Read from ``<path>.meta.json`` (the model library's value, or ``--imagenet-acc``);
+    None when the file has no meta or the value is unknown. For effective robustness.
+    """
+    meta = SidePaths(Path(path)).meta
+    try:
+        value = json.loads(meta.read_text("utf-8")).get("imagenet_top1")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and 0 < value < 100 else None

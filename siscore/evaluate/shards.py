@@ -188,52 +188,92 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def sharded(evaluate: Callable[..., Any], shard: str | tuple[int, int] | None = None) -> Callable[..., Any]:
-    """``evaluate`` itself, or, with ``shard`` or under torchrun, a function with its
-    signature that predicts one part and merges the parts (see the module docstring)."""
+def _part_of(shard: str | tuple[int, int] | None) -> tuple[tuple[int, int] | None, bool]:
+    """The part this process predicts, from ``shard`` or torchrun, and whether torchrun set it."""
     part = parse_shard(shard)
     torchrun = from_torchrun() if part is None else None
     part = part or torchrun
     if part is None or part[1] == 1:
+        return None, False
+    return part, torchrun is not None
+
+
+def sharded(evaluate: Callable[..., Any], shard: str | tuple[int, int] | None = None) -> Callable[..., Any]:
+    """``evaluate`` itself, or, with ``shard`` or under torchrun, a function with its
+    signature that predicts one part and merges the parts (see the module docstring)."""
+    if _part_of(shard)[0] is None:
         return evaluate
 
     def run(model: Any, transform: Any, dataset: Any, out: str | Path | None = None, **kw: Any) -> Any:
-        from siscore.evaluate.data import RenderedDataset, as_dataset
-        from siscore.evaluate.runner import EvalResult, EvaluateError
+        def one(view: Any, paths: list[Path], **kw_: Any) -> list[Any]:
+            return [evaluate(model, transform, view, paths[0], **kw_)]
 
-        if out is None:
-            raise EvaluateError("--shard and torchrun write one part per process: give --out")
-        if kw.get("limit") is not None:
-            raise EvaluateError("--limit cannot be combined with --shard or torchrun")
-        ds = as_dataset(dataset, None)
-        if isinstance(ds, RenderedDataset):
-            raise EvaluateError("--shard and torchrun read a built dataset (--dataset DIR); build it "
-                                "first (siscore build, --format webdataset for large grids)")
-        if torchrun is not None and kw.get("device", "auto") in (None, "auto"):
-            import torch
-
-            if torch.cuda.is_available():
-                local = int(os.environ.get("LOCAL_RANK", part[0]))
-                kw["device"] = f"cuda:{local % torch.cuda.device_count()}"
-        view = ShardView(ds, part)
-        missing = view.missing_files() if hasattr(ds, "missing_files") else []
-        if missing:
-            raise EvaluateError(f"{ds.root}: {len(missing)} image(s) listed in metadata.csv are missing, "
-                                f"e.g. {missing[0]}; re-build or re-download the dataset")
-        path = part_path(out, part)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        result = evaluate(model, transform, view, path, **kw)
-        if torchrun is None:
-            merged = _try_merge_locked(Path(out), part[1], bool(kw.get("overwrite")))
-        else:
-            merged = _merge_with_ranks(Path(out), part, bool(kw.get("overwrite")))
-        if not merged:
-            return result
-        df = read_predictions(out)
-        return EvalResult(df, Path(out), len(df), result.evaluated, len(df) - result.evaluated,
-                          result.seconds, result.device)
+        return _run_part(one, dataset, [out], shard, kw)[0]
 
     return run
+
+
+def sharded_many(evaluate_many: Callable[..., Any],
+                 shard: str | tuple[int, int] | None = None) -> Callable[..., Any]:
+    """:func:`sharded` for :func:`siscore.evaluate.evaluate_many` (several models, one
+    predictions file each): every file is split, predicted and merged the same way."""
+    if _part_of(shard)[0] is None:
+        return evaluate_many
+
+    def run(models: Any, dataset: Any, outs: Any, **kw: Any) -> list[Any]:
+        def many(view: Any, paths: list[Path], **kw_: Any) -> list[Any]:
+            return list(evaluate_many(models, view, paths, **kw_))
+
+        return _run_part(many, dataset, list(outs), shard, kw)
+
+    return run
+
+
+def _run_part(call: Callable[..., list[Any]], dataset: Any, outs: list[Any],
+              shard: str | tuple[int, int] | None, kw: dict[str, Any]) -> list[Any]:
+    """Predict this process's part of ``dataset`` into one part file per output, then merge
+    each output whose parts are all done."""
+    from siscore.evaluate.data import RenderedDataset, as_dataset
+    from siscore.evaluate.runner import EvalResult, EvaluateError
+
+    part, torchrun = _part_of(shard)
+    assert part is not None
+    if any(out is None for out in outs):
+        raise EvaluateError("--shard and torchrun write one part per process: give --out")
+    if kw.get("limit") is not None:
+        raise EvaluateError("--limit cannot be combined with --shard or torchrun")
+    ds = as_dataset(dataset, None)
+    if isinstance(ds, RenderedDataset):
+        raise EvaluateError("--shard and torchrun read a built dataset (--dataset DIR); build it "
+                            "first (siscore build, --format webdataset for large grids)")
+    if torchrun and kw.get("device", "auto") in (None, "auto"):
+        import torch
+
+        if torch.cuda.is_available():
+            local = int(os.environ.get("LOCAL_RANK", part[0]))
+            kw["device"] = f"cuda:{local % torch.cuda.device_count()}"
+    view = ShardView(ds, part)
+    missing = view.missing_files() if hasattr(ds, "missing_files") else []
+    if missing:
+        raise EvaluateError(f"{ds.root}: {len(missing)} image(s) listed in metadata.csv are missing, "
+                            f"e.g. {missing[0]}; re-build or re-download the dataset")
+    paths = [part_path(out, part) for out in outs]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    results = call(view, paths, **kw)
+    final = []
+    for out, result in zip(outs, results):
+        if torchrun:
+            merged = _merge_with_ranks(Path(out), part, bool(kw.get("overwrite")))
+        else:
+            merged = _try_merge_locked(Path(out), part[1], bool(kw.get("overwrite")))
+        if not merged:
+            final.append(result)
+            continue
+        df = read_predictions(out)
+        final.append(EvalResult(df, Path(out), len(df), result.evaluated, len(df) - result.evaluated,
+                                result.seconds, result.device))
+    return final
 
 
 def _merge_with_ranks(out: Path, part: tuple[int, int], overwrite: bool) -> bool:

@@ -1,0 +1,104 @@
+"""timm weights through huggingface_hub, against a local server standing in for the Hugging Face Hub.
+
+huggingface_hub reads HF_ENDPOINT when imported, so each load runs in a fresh process
+pointed at a server on 127.0.0.1 that answers the two requests a download needs
+(HEAD, then GET of /<repo>/resolve/<revision>/<file>).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+timm = pytest.importorskip("timm")
+safetensors_torch = pytest.importorskip("safetensors.torch")
+
+from siscore.evaluate import module_digest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+@pytest.fixture()
+def hub() -> Iterator[tuple[str, dict, list[str]]]:
+    files: dict[tuple[str, str], bytes] = {}
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, body: bool) -> None:
+            seen.append(f"{self.command} {self.path}")
+            parts = self.path.split("?")[0].strip("/").split("/")
+            data = None
+            if len(parts) >= 5 and parts[2] == "resolve":
+                data = files.get(("/".join(parts[:2]), "/".join(parts[4:])))
+            if data is None:
+                self.send_response(404)
+                self.send_header("X-Error-Code", "EntryNotFound")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if body:
+                self.wfile.write(data)
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._answer(False)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._answer(True)
+
+        def log_message(self, *args) -> None:  # noqa: ANN002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", files, seen
+    server.shutdown()
+    server.server_close()
+
+
+def load(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    code = ("import sys\n"
+            "from siscore.evaluate import create_model, module_digest, ModelError\n"
+            "try:\n    m = create_model(sys.argv[1], offline=len(sys.argv) > 2)\n"
+            "    print(module_digest(m.module), m.name, m.random_init)\n"
+            "except ModelError as e:\n    print('ModelError:', e)\n")
+    full = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    full.pop("HF_HUB_OFFLINE", None)
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code, *args], env=full, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_timm_weights_download_from_the_hub_then_load_offline(hub, tmp_path: Path) -> None:  # noqa: ANN001
+    endpoint, files, seen = hub
+    torch.manual_seed(7)
+    net = timm.create_model("test_resnet")
+    files[("timm/test_resnet.r160_in1k", "model.safetensors")] = safetensors_torch.save(net.state_dict())
+    env = {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}
+    run = load(env, "timm/test_resnet.r160_in1k")
+    assert run.stdout.split() == [module_digest(net), "timm/test_resnet.r160_in1k", "False"], run.stderr
+    assert "GET /timm/test_resnet.r160_in1k/resolve/main/model.safetensors" in seen
+    cached = tmp_path / "hf" / "hub" / "models--timm--test_resnet.r160_in1k"
+    assert cached.is_dir()
+    seen.clear()
+    run = load(env, "timm/test_resnet.r160_in1k", "offline")  # from the cache, no request
+    assert run.stdout.split()[0] == module_digest(net) and seen == []
+    run = load({**env, "HF_HOME": str(tmp_path / "empty")}, "timm/test_resnet.r160_in1k", "offline")
+    assert run.stdout.startswith("ModelError: --model timm/test_resnet.r160_in1k: pretrained weights "
+                                 "timm/test_resnet.r160_in1k are not in the Hugging Face cache")
+    assert "and downloads are off (--offline or HF_HUB_OFFLINE)" in run.stdout
+    assert seen == []
