@@ -176,10 +176,10 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
       siscore evaluate --dataset data/size --model resnet50 --checkpoint mine.pt --crop 288 --out m.csv
     """
     def go() -> None:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            fail("siscore evaluate needs torch and torchvision: pip install 'siscore[eval]'")
+        from siscore.extras import require
+
+        require("torch", "siscore evaluate")  # else one line naming the extra (cli/__init__.py)
+        require("torchvision", "siscore evaluate")
         from siscore.dataset import DatasetError
         from siscore.evaluate import ImageReadError
         from siscore.evaluate.models import ModelError
