@@ -152,7 +152,7 @@ def test_kill_midway_then_resume(replica: Replica, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from siscore.cli import main; main()", "download", "location",
-         "--out", str(out), "--endpoint-url", slow.endpoint, "--workers", "1", "-q"],
+         "--out", str(out), "--endpoint-url", slow.endpoint, "--jobs", "1", "-q"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     part = out / "location.zip.part"
     deadline = time.monotonic() + 60
@@ -233,7 +233,7 @@ def test_missing_bucket_and_object_errors(replica: Replica, tmp_path: Path) -> N
 
 def test_loose_subset_files(replica: Replica, tmp_path: Path) -> None:
     code, text = run("download", "rotation", "--loose", "--out", str(tmp_path), "--endpoint-url",
-                     replica.endpoint, "--workers", "4")
+                     replica.endpoint, "--workers", "4")  # the old spelling of --jobs
     assert code == 0, text
     assert f"dataset: {tmp_path / 'object_rotation'}" in text
     assert len(load_dataset(tmp_path, check_files=True).metadata) == 32
