@@ -60,6 +60,7 @@ def test_assets_download_reuse_and_build(replica: Replica, tmp_path: Path) -> No
     out = tmp_path / "official"
     code, text = run("download", "assets", "--out", str(out), "--endpoint-url", replica.endpoint)
     assert code == 0, text
+    assert "\r" not in text  # no progress bar redraws when stderr is not a terminal (issue 11, 23)
     assert "fetched 7 file(s)" in text and "reused 0" in text and "failed 0" in text
     for kind, src in (("foregrounds", replica.fg), ("backgrounds", replica.bg)):
         for p in src.rglob("*.png" if kind == "foregrounds" else "*.jpg"):
