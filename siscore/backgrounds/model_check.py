@@ -30,6 +30,7 @@ from PIL import Image
 
 from siscore.backgrounds.scan import BadImage, decode
 from siscore.labels import LabelMapError, load_label_map
+from siscore.progress import track
 
 #: Long side the photo is decoded at before its squares go through the model's transform.
 MODEL_SIDE = 768
@@ -176,12 +177,7 @@ class ModelCheck:
         out: dict[str, tuple[str, float]] = {}
         iterator: Any = files
         if self.progress:
-            import sys
-
-            from tqdm import tqdm
-
-            iterator = tqdm(files, unit="img", desc=f"model {self.name}", file=sys.stderr,
-                            disable=None)  # quiet when stderr is not a terminal
+            iterator = track(files, len(files), f"model {self.name}", "img")
         for name in iterator:
             try:
                 rgb, _ = decode(self.folder / name, MODEL_SIDE)
@@ -204,11 +200,14 @@ def load_model_check(
     ``classes`` None: the object mode (any ImageNet class but a scene class);
     otherwise the study classes' labels.
     """
+    from siscore.extras import MissingDependencyError, require
+
     try:
-        from siscore.evaluate import create_model, select_device
-    except ImportError:
-        raise ModelCheckError("--model needs torch and torchvision: pip install 'siscore[eval]', "
-                              "or run without --model") from None
+        require("torch", "--model")
+        require("torchvision", "--model")
+    except MissingDependencyError as exc:
+        raise ModelCheckError(f"{exc}, or run without --model") from None
+    from siscore.evaluate import create_model, select_device
     table = None
     if classes is not None:
         try:

@@ -15,7 +15,6 @@ import io
 import json
 import math
 import os
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from siscore.backgrounds import metrics
 from siscore.backgrounds.phash import to_hex
 from siscore.backgrounds.scan import BadImage, decode_with_hash, list_folder
 from siscore.parallel import is_parallel, run_tasks
+from siscore.progress import progress_bar
 
 #: Bump when a score's definition changes: cached rows of another version are recomputed.
 METRICS_VERSION = 2  # 2: phash is imagehash.phash of the full image
@@ -89,9 +89,7 @@ class ScoreCache:
 def _progress(total: int, enabled: bool, desc: str) -> Any:
     if not enabled or total == 0:
         return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="img", desc=desc, file=sys.stderr, dynamic_ncols=True)
+    return progress_bar(total, desc, "img")
 
 
 def _score_batch(_: None, paths: list[Path]) -> list[Row]:

@@ -50,6 +50,21 @@ class LazyGroup(click.Group):
             raise
         return getattr(module, attr)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; a missing optional package is one ``Error:`` line naming its extra."""
+        from siscore.extras import MissingDependencyError, missing_message
+
+        try:
+            return super().invoke(ctx)
+        except MissingDependencyError as exc:
+            raise click.ClickException(str(exc)) from None
+        except ModuleNotFoundError as exc:
+            what = f"siscore {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "this command"
+            message = missing_message(exc.name or "", what)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="siscore")

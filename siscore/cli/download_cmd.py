@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
+from siscore.cli.aliases import AliasedCommand
 from siscore.cli.common import run_guarded
+
+RENAMED = {"--workers": "--jobs"}  # -j/--jobs is the parallelism option of every command
 
 COMMON = [
     click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -16,8 +19,8 @@ COMMON = [
                  help="S3 endpoint of a mirror (default: AWS, anonymous requests)."),
     click.option("--bucket", default="si-score-dataset", show_default=True,
                  help="Bucket name (for a mirror)."),
-    click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
-                 help="Objects fetched in parallel."),
+    click.option("--jobs", "-j", "workers", type=click.IntRange(1, 64), default=8,
+                 show_default=True, help="Objects fetched in parallel (threads)."),
     click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the summary."),
 ]
 
@@ -52,7 +55,7 @@ def download() -> None:
     """
 
 
-@download.command()
+@download.command(cls=AliasedCommand, aliases=RENAMED)
 @_common
 @click.option("--only", type=click.Choice(["foregrounds", "backgrounds"]), default=None,
               help="Fetch one of the two asset folders only.")
@@ -98,7 +101,7 @@ def _subset_command(subset: str, folder: str) -> click.Command:
 
     command.__doc__ = (f"The prebuilt {subset} subset: {subset}.zip (unpacks to {folder}/) or, "
                        f"with --mini, object_{subset}_mini.zip.")
-    return click.command(name=subset)(command)
+    return click.command(name=subset, cls=AliasedCommand, aliases=RENAMED)(command)
 
 
 for _subset, _folder in (("size", "area"), ("location", "location20_area02_min0pc"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from siscore.cli.aliases import AliasedCommand
 from siscore.cli.common import fail, load_plugins, parse_resolution, run_guarded
 
 
@@ -62,7 +63,8 @@ def safe_file_name(model: str) -> str:
     return stem + ".csv"
 
 
-@click.command(context_settings={"show_default": True})
+@click.command(cls=AliasedCommand, aliases={"--workers": "--jobs"},
+               context_settings={"show_default": True})
 @click.option("--dataset", type=click.Path(path_type=Path),
               help="Dataset folder (a siscore build or an official SI-SCORE download: its folder, "
                    "the folder it was unzipped into, or the zip itself).")
@@ -129,7 +131,6 @@ def safe_file_name(model: str) -> str:
 @click.option("-j", "--jobs", "workers", type=int, default=None,
               help=f"Data-loader worker processes (decode or render) [default: {_default_workers()}, "
                    "the CPU count minus one, at most 8].")
-@click.option("--workers", "workers", type=int, default=None, hidden=True)
 @click.option("--amp", is_flag=True,
               help="Automatic mixed precision (float16 on GPU, bfloat16 on CPU).")
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (faster on recent GPUs).")
@@ -176,10 +177,10 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
       siscore evaluate --dataset data/size --model resnet50 --checkpoint mine.pt --crop 288 --out m.csv
     """
     def go() -> None:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            fail("siscore evaluate needs torch and torchvision: pip install 'siscore[eval]'")
+        from siscore.extras import require
+
+        require("torch", "siscore evaluate")  # else one line naming the extra (cli/__init__.py)
+        require("torchvision", "siscore evaluate")
         from siscore.dataset import DatasetError
         from siscore.evaluate import ImageReadError
         from siscore.evaluate.models import ModelError

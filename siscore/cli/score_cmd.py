@@ -6,10 +6,13 @@ from pathlib import Path
 
 import click
 
+from siscore.cli.aliases import AliasedCommand
 from siscore.cli.common import fail
 
 
-@click.command(context_settings={"show_default": True})
+# --classes elsewhere is a set of class labels; here it was the int,label file (issue 11, 20)
+@click.command(cls=AliasedCommand, aliases={"--classes": "--class-names"},
+               context_settings={"show_default": True})
 @click.option("--dataset", type=click.Path(path_type=Path),
               help="Dataset folder (metadata.csv, foreground_classes*.csv; images not needed): "
                    "a siscore build or an official SI-SCORE download (its folder, the folder "
@@ -18,7 +21,7 @@ from siscore.cli.common import fail
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
               help="Instead of --dataset: a metadata.csv-compatible file (e.g. the one "
                    "`siscore evaluate` writes when it renders on the fly).")
-@click.option("--classes", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--class-names", "class_names", type=click.Path(dir_okay=False, path_type=Path),
               help="With --metadata and no 'label' column: the 'int,label' CSV naming each "
                    "foreground_class (default: foreground_classes_metadata_indices.csv beside it).")
 @click.option("--label-map", type=click.Path(dir_okay=False, path_type=Path),
@@ -67,8 +70,9 @@ from siscore.cli.common import fail
                    "and/or 'output,label' mapping each output index, or the text file of "
                    "`siscore evaluate --output-classes` (one line per output).")
 @click.option("--imagenet-acc", type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV 'model,imagenet_top1' (percent) for effective robustness (default: "
-                   "torchvision's weight metadata for names like resnet50:IMAGENET1K_V2).")
+              help="CSV 'model,imagenet_top1' (percent) for effective robustness; default per "
+                   "predictions file: the top-1 `siscore evaluate` recorded in its meta.json, "
+                   "else torchvision's weight metadata (names like resnet50:IMAGENET1K_V2).")
 @click.option("--fit-models", multiple=True,
               help="Fit the effective-robustness trend on these scored models only (default: "
                    "all with a known ImageNet top-1; at least 5 are needed).")
@@ -80,7 +84,7 @@ from siscore.cli.common import fail
               help="Fail when a model has predictions for less than this fraction of images.")
 @click.option("--quiet", "-q", is_flag=True,
               help="Print only errors and notes (coverage, classes never correct, ...).")
-def score(dataset, metadata, classes, label_map, predictions, names, out, by, normalize_method,
+def score(dataset, metadata, class_names, label_map, predictions, names, out, by, normalize_method,
           normalize_over, topk, label_space, min_pct_inside, balance_classes, baseline, n_boot,
           seed, output_map, imagenet_acc, fit_models, testbed, min_coverage, quiet) -> None:
     """Score predictions per cell of the factor grid: n, accuracy, exact 95% interval,
@@ -116,7 +120,7 @@ def score(dataset, metadata, classes, label_map, predictions, names, out, by, no
     try:
         check_target(out)
         ref = (from_dataset(dataset, label_map) if dataset is not None
-               else from_metadata(metadata, classes, label_map))
+               else from_metadata(metadata, class_names, label_map))
         result = score_predictions(
             ref, predictions, names=list(names) or None, by=list(by) or None,
             normalize_method=normalize_method, normalize_over=list(normalize_over) or None,

@@ -16,13 +16,15 @@ import hashlib
 import json
 import math
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from siscore.extras import require
+from siscore.progress import progress_bar
 
 MANIFEST = ".siscore-download.jsonl"
 CHUNK = 1 << 20
@@ -87,7 +89,8 @@ def _human(n: float) -> str:
 
 def make_client(endpoint_url: str | None = None, workers: int = 8) -> Any:
     """An anonymous (unsigned) boto3 S3 client; ``endpoint_url`` points it at a mirror."""
-    import boto3
+    boto3 = require("boto3", "siscore download")
+    require("botocore", "siscore download")
     from botocore import UNSIGNED
     from botocore.config import Config
 
@@ -290,7 +293,6 @@ def fetch_objects(client: Any, bucket: str, objects: Iterable[S3Object], out: Pa
     is resumed. Nothing is written outside ``out``.
     """
     from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
-    from tqdm import tqdm
 
     objects = list(objects)
     out.mkdir(parents=True, exist_ok=True)
@@ -298,10 +300,8 @@ def fetch_objects(client: Any, bucket: str, objects: Iterable[S3Object], out: Pa
     manifest = Manifest(out)
     summary = Summary()
     lock = threading.Lock()
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = tqdm(total=sum(o.size for o in objects), unit="B", unit_scale=True, unit_divisor=1024,
-               desc=desc, file=sys.stderr, disable=not progress)
+    bar = progress_bar(sum(o.size for o in objects), desc, "B", enabled=progress is not False,
+                       unit_scale=True, unit_divisor=1024)
 
     def advance(n: int) -> None:
         with lock:

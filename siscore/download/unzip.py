@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from siscore.download.s3 import DownloadError
+from siscore.progress import progress_bar
 
 
 @dataclass
@@ -41,8 +41,6 @@ def unsafe_reason(name: str) -> str | None:
 
 def extract_zip(path: Path, dest: Path, progress: bool | None = None) -> Extracted:
     """Extract ``path`` into ``dest`` (created), refusing members that would escape it."""
-    from tqdm import tqdm
-
     result = Extracted()
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
@@ -50,13 +48,10 @@ def extract_zip(path: Path, dest: Path, progress: bool | None = None) -> Extract
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
         raise DownloadError(f"{path}: not a readable zip ({exc}); delete it and download again") from None
-    if progress is None:
-        progress = sys.stderr.isatty()
     with archive:
         members = archive.infolist()
-        bar = tqdm(total=sum(m.file_size for m in members), unit="B", unit_scale=True,
-                   unit_divisor=1024, desc=f"unzip {path.name}", file=sys.stderr,
-                   disable=not progress)
+        bar = progress_bar(sum(m.file_size for m in members), f"unzip {path.name}", "B",
+                           enabled=progress is not False, unit_scale=True, unit_divisor=1024)
         for info in members:
             reason = unsafe_reason(info.filename)
             target = (root / info.filename.replace("\\", "/")).resolve()

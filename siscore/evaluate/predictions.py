@@ -1,4 +1,4 @@
-"""The predictions file as a resumable cache.
+"""The predictions file as a resumable cache (its format and reader: :mod:`siscore.predictions`).
 
 For ``--out preds.csv`` the files are:
 
@@ -25,88 +25,26 @@ import os
 import shutil
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from siscore.predictions import (
+    COLUMNS,
+    INTEGER_COLUMNS,
+    PredictionsError,
+    SidePaths,
+    read_predictions,
+    recorded_top1,
+)
 from siscore.write import atomic_text, csv_text
 
-COLUMNS = ["image_id", "top1", "top5", "label", "correct1", "correct5", "model"]
+__all__ = ["COLUMNS", "FORMAT", "PredictionStore", "PredictionsError", "SidePaths",
+           "dataset_index_files", "read_predictions", "recorded_top1"]
+
 FORMAT = "siscore-predictions/1"
-
-
-class PredictionsError(ValueError):
-    """A predictions file that cannot be used as a cache; the message names the fix."""
-
-
-@dataclass(frozen=True)
-class SidePaths:
-    """Every file that belongs to one predictions file."""
-
-    out: Path
-
-    @property
-    def meta(self) -> Path:
-        return self.out.with_name(self.out.name + ".meta.json")
-
-    @property
-    def logits(self) -> Path:
-        return self.out.with_name(self.out.name + ".logits.npz")
-
-    @property
-    def dataset(self) -> Path:
-        return self.out.with_name(self.out.name + ".dataset")
-
-    @property
-    def partial(self) -> Path:
-        return self.out.with_name(self.out.name + ".partial")
-
-    def all(self) -> list[Path]:
-        return [self.out, self.meta, self.logits, self.dataset, self.partial]
-
-
-INT64_MAX = 2**63 - 1
-_INTEGER_COLUMNS = ("image_id", "top1", "correct1", "correct5")
-
-
-def read_predictions(path: str | Path) -> pd.DataFrame:
-    """Read a predictions CSV (``top5`` stays a space-separated string).
-
-    Every row must have as many fields as the header, and the integer columns
-    (``image_id``, ``top1``, ``correct1``, ``correct5``) must hold integers that
-    fit 64 bits; otherwise :class:`PredictionsError` names the row and field.
-    """
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PredictionsError(f"{path}: cannot read it ({exc})") from None
-    if not rows:
-        raise PredictionsError(f"{path}: empty; expected the header {','.join(COLUMNS)}")
-    header = rows[0]
-    for n, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header) and row:
-            what = (f"extra field(s) {row[len(header):]!r} after {header[-1]!r}"
-                    if len(row) > len(header) else f"no {header[len(row)]!r} field")
-            raise PredictionsError(f"{path}, row {n}: {len(row)} fields but the header has "
-                                   f"{len(header)}: {what}; fix or delete the row")
-    frame = pd.DataFrame([r for r in rows[1:] if r], columns=header, dtype=str)
-    for col in _INTEGER_COLUMNS:
-        if col not in frame.columns:
-            continue
-        for i, text in enumerate(frame[col]):
-            if not text.lstrip("-").isdigit():
-                raise PredictionsError(f"{path}, row {i + 2}: {col} = {text!r} is not an integer; "
-                                       "fix or delete the row")
-            if abs(int(text)) > INT64_MAX:
-                raise PredictionsError(f"{path}, row {i + 2}: {col} = {text} does not fit a 64-bit "
-                                       f"integer (at most {INT64_MAX}); fix or delete the row")
-        frame[col] = frame[col].map(int).astype(np.int64)
-    return frame
 
 
 def _complete_lines(path: Path) -> list[list[str]]:
@@ -317,7 +255,7 @@ class PredictionStore:
         rows = _complete_lines(part / "rows.csv")
         if rows:
             frame = pd.DataFrame(rows, columns=COLUMNS)
-            for col in ("image_id", "top1", "correct1", "correct5"):
+            for col in INTEGER_COLUMNS:
                 frame[col] = frame[col].astype(np.int64)
             frames.append(frame)
         df = (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS))
@@ -390,17 +328,3 @@ def dataset_index_files(spec: dict[str, Any], classes: list[str],
         "dataset.json": json.dumps({"spec": spec, "images": False, "predictions": predictions},
                                    indent=1, sort_keys=True) + "\n",
     }
-
-
-def recorded_top1(path: str | Path) -> float | None:
-    """The ImageNet-1k top-1 (percent) that ``siscore evaluate`` recorded for a predictions file.
-
-    Read from ``<path>.meta.json`` (the model library's value, or ``--imagenet-acc``);
-    None when the file has no meta or the value is unknown. For effective robustness.
-    """
-    meta = SidePaths(Path(path)).meta
-    try:
-        value = json.loads(meta.read_text("utf-8")).get("imagenet_top1")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return float(value) if isinstance(value, (int, float)) and 0 < value < 100 else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from siscore import __version__
 from siscore.evaluate.data import FolderDataset, RenderedDataset, as_dataset
 from siscore.evaluate.models import LoadedModel
 from siscore.evaluate.predictions import COLUMNS, PredictionStore, dataset_index_files
+from siscore.progress import progress_bar
 
 N_IMAGENET = 1000
 
@@ -410,11 +410,8 @@ def _run(jobs: list[_Job], ds: Any, base: Any, todo: list[int], dev: torch.devic
                         persistent_workers=False)
     bar = None
     if progress:
-        from tqdm import tqdm
-
         label = jobs[0].name if len(jobs) == 1 else f"{len(jobs)} models"
-        bar = tqdm(total=len(todo), unit="img", desc=f"evaluating {label}", file=sys.stderr,
-                   dynamic_ncols=True, smoothing=0.05, disable=None)
+        bar = progress_bar(len(todo), f"evaluating {label}", "img", smoothing=0.05)
     try:
         with torch.inference_mode():
             for views, positions, metadata in loader:

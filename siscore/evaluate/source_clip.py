@@ -19,7 +19,7 @@ from typing import Any
 from torch import nn
 
 from siscore.evaluate.models import LoadedModel, ModelError, imagenet_categories
-from siscore.evaluate.source_timm import hub_missing, hub_offline
+from siscore.evaluate.source_timm import hub_missing, hub_offline, hub_progress
 from siscore.evaluate.zoo import load_checkpoint, register_source, require
 
 
@@ -58,7 +58,7 @@ def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
     pretrained = tag if tag and checkpoint is None else None
     repo = ((open_clip.get_pretrained_cfg(arch, tag) or {}).get("hf_hub") or f"{arch}:{tag}").strip("/")
     try:
-        with hub_offline(offline), torch.random.fork_rng(devices=[]):
+        with hub_offline(offline), hub_progress(progress), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             clip, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
     except RuntimeError as exc:

@@ -40,6 +40,26 @@ def hub_offline(offline: bool) -> Iterator[None]:
             os.environ["HF_HUB_OFFLINE"] = old_env
 
 
+@contextlib.contextmanager
+def hub_progress(progress: bool) -> Iterator[None]:
+    """Hugging Face download bars only when ``progress`` (``siscore.progress.interactive``,
+    which :func:`~siscore.evaluate.zoo.create_model` passes): none in logs."""
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
+    if progress or are_progress_bars_disabled():
+        yield
+        return
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        enable_progress_bars()
+
+
 def hub_missing(what: str, repo: str, exc: BaseException, offline: bool) -> ModelError:
     """The error for pretrained weights that are not in the Hugging Face cache."""
     import huggingface_hub.constants as hc
@@ -70,7 +90,7 @@ def timm_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
         raise ModelError(f"--model timm/{name}: timm has no architecture {arch!r} "
                          "(timm.list_models() lists them)")
     try:
-        with hub_offline(offline), torch.random.fork_rng(devices=[]):
+        with hub_offline(offline), hub_progress(progress), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             module = timm.create_model(full, pretrained=pretrained)
     except RuntimeError as exc:

@@ -20,7 +20,6 @@ Adding a source (see docs/evaluate.md)::
 
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 from collections.abc import Callable
@@ -28,12 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from siscore import extras
 from siscore.evaluate.models import LoadedModel, ModelError
+from siscore.progress import interactive
 
 Factory = Callable[..., LoadedModel]
 
 
-class MissingDependencyError(ModelError, ImportError):
+class MissingDependencyError(ModelError, extras.MissingDependencyError):
     """An optional package a model source needs is not installed; the message names the extra."""
 
 
@@ -77,12 +78,7 @@ def register_model(name: str, *, top1: float | None = None,
 
 def require(module: str, extra: str, what: str) -> Any:
     """Import an optional dependency, or raise a one-line error naming the extra to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingDependencyError(
-            f"{what} needs the Python package {module.split('.')[0]!r}, which is not installed: "
-            f"pip install 'siscore[{extra}]'") from None
+    return extras.require(module, what, extra, error=MissingDependencyError)
 
 
 def _load_sources() -> None:
@@ -148,7 +144,8 @@ def create_model(
     if weights is not None and checkpoint is not None:
         raise ModelError("weights, checkpoint: give one of them (--weights or --checkpoint), not both")
     model = source.factory(inner, weights=weights, checkpoint=checkpoint,
-                           offline=offline_requested(offline), progress=progress, resize=resize,
+                           offline=offline_requested(offline), progress=interactive(progress),
+                           resize=resize,
                            crop=crop, seed=seed, **options)
     if model.top1 is None and source.top1 is not None and checkpoint is None:
         model.top1 = source.top1
@@ -272,7 +269,8 @@ def download_to_hub(url: str, *, offline: bool = False, progress: bool = False,
         match = torch.hub.HASH_REGEX.search(target.name)
         hash_prefix = match.group(1) if match else None
     try:
-        torch.hub.download_url_to_file(url, str(target), hash_prefix, progress=progress)
+        torch.hub.download_url_to_file(url, str(target), hash_prefix,
+                                       progress=interactive(progress))
     except (OSError, RuntimeError, ValueError) as exc:
         for leftover in target.parent.glob(target.name + "*.partial"):
             leftover.unlink()

@@ -18,6 +18,7 @@ from typing import Any
 from siscore.extract.classes import choose, coco_table, openimages_table
 from siscore.extract.openimages import SAFE_ID
 from siscore.extract.records import Candidate, ExtractError, Tally, aggregate_row
+from siscore.extras import require
 
 ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "bbox")
 IMG_KEYS = ("id", "file_name", "width", "height")
@@ -116,7 +117,7 @@ def coco_candidates(annotations: str | Path, *, label_map: str | Path | None = N
                     classes_only=None, limit: int | None = None
                     ) -> tuple[list[Candidate], list[dict[str, str]], list[str]]:
     """All candidates of a COCO instances file, aggregated rows of other classes, and notes."""
-    from pycocotools.coco import COCO
+    COCO = require("pycocotools.coco", "reading COCO annotations").COCO
 
     data, bad_rows = _validate(_load(annotations), annotations)
     names = {str(c["id"]): str(c["name"]) for c in data["categories"]}

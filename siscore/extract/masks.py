@@ -20,6 +20,7 @@ import numpy as np
 
 from siscore.cutout import clean_mask
 from siscore.extract.records import Drop, ExtractError
+from siscore.extras import require
 
 _ZIP_DIGIT = re.compile(r"-masks-([0-9a-f])\.zip$", re.IGNORECASE)
 # per process: a zip's central directory is read once (keyed by its stat, so a changed file is reopened)
@@ -147,7 +148,7 @@ def coco_mask(segm: Any, height: int, width: int) -> tuple[np.ndarray, str]:
     Polygons with fewer than 3 points are ignored with a note: ``frPyObjects``
     would misread a 4-number polygon as a box. Returns ``(mask, note)``.
     """
-    from pycocotools import mask as mask_utils
+    mask_utils = require("pycocotools.mask", "decoding COCO masks")
 
     note = ""
     try:

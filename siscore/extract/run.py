@@ -8,7 +8,6 @@ outcome does not depend on ``jobs`` and an interrupted run resumes.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -21,6 +20,7 @@ from siscore.extract.report import ExtractResult
 from siscore.extract.worker import Context, process_image
 from siscore.extract.writer import Library
 from siscore.parallel import is_parallel, run_tasks
+from siscore.progress import progress_bar
 
 FORMAT_VERSION = 1
 TASK_OBJECTS = 16  # objects per worker task with --jobs > 1 (amortises the dispatch); 1 image otherwise
@@ -91,10 +91,7 @@ def run(source: str, cands: list[Candidate], aggregates: list[dict[str, str]], n
     keys += [r["key"] for r in aggregates]
     bar = None
     if progress and todo:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="obj", desc=f"extract {source}", file=sys.stderr,
-                   dynamic_ncols=True, smoothing=0.1)
+        bar = progress_bar(len(todo), f"extract {source}", "obj", smoothing=0.1)
     t_work = time.perf_counter()
     try:
         per_task = TASK_OBJECTS if is_parallel(jobs, None, len(todo)) else 1

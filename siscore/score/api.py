@@ -250,7 +250,8 @@ def score_predictions(
         notes.append(f"{ref.source}: no foreground_instance column, so the summary measures "
                      "have no intervals over objects")
     effective = _effective(summary, imagenet_acc, fit_models, notes,
-                           {p.name: p.weights for p in preds}, testbed, level)
+                           {p.name: p.weights for p in preds}, testbed, level,
+                           {p.name: p.imagenet_top1 for p in preds})
     summary["notes"] = list(notes)
     return ScoreResult(frame, summary, effective, notes)
 
@@ -350,15 +351,21 @@ def _add_differences(ref: Reference, cells: Cells, hit: dict[str, np.ndarray],
 def _effective(summary: dict[str, Any], table: Mapping[str, float] | None,
                fit_models: Sequence[str] | None, notes: list[str],
                weights: Mapping[str, str | None],
-               testbed: Mapping[str, tuple[float, float]] | None, level: float
-               ) -> pd.DataFrame | None:
-    """Fill imagenet_top1 and effective_robustness (with its interval) into the summary."""
+               testbed: Mapping[str, tuple[float, float]] | None, level: float,
+               recorded: Mapping[str, float | None] | None = None) -> pd.DataFrame | None:
+    """Fill imagenet_top1 (and where it came from) and effective_robustness (with its
+    interval) into the summary."""
     models = summary["models"]
+    sources: dict[str, str] = {}
     # torchvision's metadata costs seconds to import: look it up only when a fit is possible
-    x = er.imagenet_top1(list(models), table, use_torchvision=len(models) >= 2 or bool(testbed),
-                         weights=weights)
+    # and evaluate recorded no value
+    unknown = [n for n in models if not (table and n in table) and not (recorded or {}).get(n)]
+    x = er.imagenet_top1(list(models), table, weights=weights, recorded=recorded,
+                         use_torchvision=bool(unknown) and (len(models) >= 2 or bool(testbed)),
+                         sources=sources)
     for name, value in x.items():
         models[name]["imagenet_top1"] = value
+        models[name]["imagenet_top1_source"] = sources[name]
     y = {name: 100 * s["mean_accuracy"] for name, s in models.items()}
     asked = bool(testbed or fit_models or table)
     if not x or (len(x) < 2 and not asked):

@@ -56,22 +56,35 @@ def torchvision_top1(name: str) -> float | None:
         return None
 
 
+#: where a model's ImageNet top-1 came from, in order of preference (see :func:`imagenet_top1`)
+TOP1_SOURCES = ("--imagenet-acc", "evaluate", "torchvision")
+
+
 def imagenet_top1(names: Sequence[str], table: Mapping[str, float] | None = None,
-                  use_torchvision: bool = True, weights: Mapping[str, str | None] | None = None
-                  ) -> dict[str, float]:
-    """ImageNet top-1 per model: ``table`` (from ``--imagenet-acc``) first, then torchvision
-    metadata for the model's name, or for its ``weights`` enum (from evaluate's meta.json)."""
+                  use_torchvision: bool = True, weights: Mapping[str, str | None] | None = None,
+                  recorded: Mapping[str, float | None] | None = None,
+                  sources: dict[str, str] | None = None) -> dict[str, float]:
+    """ImageNet top-1 per model: ``table`` (from ``--imagenet-acc``) first, then the value
+    ``siscore evaluate`` ``recorded`` in the predictions' meta.json (the model library's,
+    or evaluate's ``--imagenet-acc``), then torchvision metadata for the model's name or
+    its ``weights`` enum. ``sources`` (if given) gets each value's origin, one of
+    :data:`TOP1_SOURCES`."""
     table = table or {}
     weights = weights or {}
+    recorded = recorded or {}
     out = {}
     for name in names:
-        value = table.get(name)
+        value, source = table.get(name), TOP1_SOURCES[0]
+        if value is None:
+            value, source = recorded.get(name), TOP1_SOURCES[1]
         if value is None and use_torchvision:
-            value = torchvision_top1(name)
+            value, source = torchvision_top1(name), TOP1_SOURCES[2]
             if value is None and weights.get(name):
                 value = torchvision_top1(str(weights[name]))
         if value is not None:
             out[name] = float(value)
+            if sources is not None:
+                sources[name] = source
     return out
 
 

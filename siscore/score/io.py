@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from siscore import predictions as file_format
+
 
 class ScoreError(ValueError):
     """Input that cannot be scored; the message names the file, row or option and the fix."""
@@ -37,6 +39,7 @@ class Predictions:
     rows: np.ndarray | None = None  # line number of each row in the source file
     logits_path: Path | None = None  # side file with full logits, if present
     weights: str | None = None  # torchvision weight enum the predictions came from, if known
+    imagenet_top1: float | None = None  # the model's ImageNet top-1 recorded by evaluate
     models_in_file: int = 1  # models sharing the source file (and so its one logits file)
     images_total: int | None = None  # images the evaluate run had to predict (its meta.json)
 
@@ -73,6 +76,12 @@ def _int_column(values: pd.Series, column: str, source: str, rows: np.ndarray) -
         i = int(np.flatnonzero(bad)[0])
         raise ScoreError(f"{source}, row {rows[i]}: {column} = {show(values.iloc[i])} is not an "
                          f"integer; every row needs an integer {column} (fix or delete the row)")
+    big = np.abs(numeric) > file_format.INT64_MAX  # 2**63 and above wrap to negative in int64
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise ScoreError(f"{source}, row {rows[i]}: {column} = {show(values.iloc[i])} does not "
+                         f"fit a 64-bit integer (at most {file_format.INT64_MAX}); fix or "
+                         "delete the row")
     return numeric.astype(np.int64)
 
 
@@ -181,10 +190,11 @@ def read_predictions(path: str | Path, name: str | None = None) -> list[Predicti
         raise ScoreError(f"{path}: no such predictions file (write it with `siscore evaluate "
                          "--out`, or give the path of an existing CSV)")
     try:
-        frame = pd.read_csv(path, dtype={"model": str, "label": str, "top5": str},
-                            keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ScoreError(f"{path}: not a readable CSV ({exc})") from None
+        frame = file_format.read_predictions(path)  # the one reader evaluate uses too
+    except file_format.PredictionsError as exc:
+        raise ScoreError(str(exc)) from None
+    for col in frame.columns.difference(file_format.INTEGER_COLUMNS):
+        frame[col] = frame[col].mask(frame[col] == "")  # an empty cell is a missing value
     if name is None and "model" not in frame.columns:
         name = path.stem
     out = from_frame(frame, name, str(path), logits_side_file(path), evaluate_weights(path))
@@ -192,6 +202,8 @@ def read_predictions(path: str | Path, name: str | None = None) -> list[Predicti
     if isinstance(total, int) and not isinstance(total, bool) and total > 0:
         for pred in out:
             pred.images_total = total
+    if len(out) == 1:  # evaluate writes one model per file; its meta.json is that model's
+        out[0].imagenet_top1 = file_format.recorded_top1(path)
     return out
 
 

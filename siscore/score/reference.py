@@ -231,12 +231,12 @@ def from_dataset(root: str | Path, label_map: str | Path | None = None) -> Refer
     return from_info(info)
 
 
-def from_metadata(path: str | Path, classes: str | Path | None = None,
+def from_metadata(path: str | Path, class_names: str | Path | None = None,
                   label_map: str | Path | None = None) -> Reference:
     """Load a lone metadata-compatible CSV.
 
     Each image's class is its ``label`` column, else ``foreground_class`` looked up in
-    ``classes`` (an ``int,label`` CSV; default: foreground_classes_metadata_indices.csv
+    ``class_names`` (an ``int,label`` CSV; default: foreground_classes_metadata_indices.csv
     beside the file). Valid ImageNet indices come from ``label_map`` (default:
     label_map.csv beside the file, else the built-in table).
     """
@@ -250,10 +250,11 @@ def from_metadata(path: str | Path, classes: str | Path | None = None,
         codes, uniques = pd.factorize(md["label"].astype(str), sort=True)
         names = [str(u) for u in uniques]
     else:
-        table = Path(classes) if classes else path.with_name(CLASS_FILE)
+        table = Path(class_names) if class_names else path.with_name(CLASS_FILE)
         if "foreground_class" not in md.columns or not table.is_file():
             raise ScoreError(f"{path}: no 'label' column, so each image's class must come from "
-                             "'foreground_class' and --classes CSV (int,label); "
+                             "'foreground_class' and a class-names CSV (int,label; "
+                             "class_names, --class-names); "
                              f"{table} is missing")
         by_index = pd.read_csv(table).sort_values("int")
         names = by_index["label"].astype(str).tolist()
