@@ -144,12 +144,13 @@ def lanczos_taps(scale: float, lobes: int = 3, emphasis: float = 0.0) -> np.ndar
 
 
 def _lowpass(level: np.ndarray, kx: float, ky: float, emphasis: float = 0.0) -> np.ndarray:
-    """Low-pass ``level`` before shrinking it by ``(kx, ky)`` (an axis not shrunk is left)."""
-    if kx <= 1.0 and ky <= 1.0:
+    """Low-pass ``level`` before shrinking it by ``(kx, ky)`` (an axis not shrunk is left),
+    with the ``emphasis`` boost of :func:`lanczos_taps` on both axes."""
+    if kx <= 1.0 and ky <= 1.0 and not emphasis:
         return level
-    one = np.ones(1, np.float32)
-    tx = lanczos_taps(kx, emphasis=emphasis) if kx > 1.0 else one
-    ty = lanczos_taps(ky, emphasis=emphasis) if ky > 1.0 else one
+    boost = np.array([-emphasis, 1 + 2 * emphasis, -emphasis], np.float32)
+    tx = lanczos_taps(kx, emphasis=emphasis) if kx > 1.0 else boost
+    ty = lanczos_taps(ky, emphasis=emphasis) if ky > 1.0 else boost
     return cv2.sepFilter2D(level, -1, tx, ty, borderType=cv2.BORDER_CONSTANT)
 
 
@@ -157,14 +158,13 @@ def _lowpass(level: np.ndarray, kx: float, ky: float, emphasis: float = 0.0) -> 
 class Prepared:
     """A pyramid level low-passed for one object size: what every angle of that size
     resamples from. ``(kx, ky)`` is the remaining shrink factor, ``rotated`` whether it is
-    meant for a warp (angles off the multiples of 90 degrees), ``interpolation`` the
-    warp's (bilinear when the level is at least twice the target, else bicubic)."""
+    meant for a bilinear warp (angles off the multiples of 90 degrees): then the level is
+    at least twice the target (a source smaller than that is brought there bicubically)."""
 
     level: np.ndarray
     kx: float
     ky: float
     rotated: bool
-    interpolation: int = cv2.INTER_CUBIC
 
     @property
     def nbytes(self) -> int:
@@ -183,10 +183,16 @@ def prepare(source: Image.Image | Pyramid, size: tuple[int, int], angle: float) 
     rotated = not _is_upright(angle)
     level = pyramid.level_for(w, h, GAP_ROTATED if rotated else GAP)
     kx, ky = level.shape[1] / w, level.shape[0] / h
-    linear = rotated and min(kx, ky) >= GAP_ROTATED
-    filtered = _lowpass(level, kx, ky, EMPH if linear else 0.0)
+    if not rotated:
+        filtered = _lowpass(level, kx, ky)
+    elif min(kx, ky) >= GAP_ROTATED:
+        filtered = _lowpass(level, kx, ky, EMPH)
+    else:  # the source is less than twice the target: low-pass, then bicubic up to twice
+        filtered = cv2.resize(_lowpass(level, kx, ky), (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
+        kx = ky = 2.0
+        filtered = _lowpass(filtered, 1.0, 1.0, EMPH)
     filtered.setflags(write=False)
-    return Prepared(filtered, kx, ky, rotated, cv2.INTER_LINEAR if linear else cv2.INTER_CUBIC)
+    return Prepared(filtered, kx, ky, rotated)
 
 
 def resample_object(source: Image.Image | Pyramid | Prepared, size: tuple[int, int],
@@ -199,8 +205,8 @@ def resample_object(source: Image.Image | Pyramid | Prepared, size: tuple[int, i
     Lanczos-3 low-pass at the remaining shrink factor, then a bicubic resize when the
     angle is a multiple of 90 degrees (followed by an exact rotation), else one affine
     warp onto the canvas that the original's ``rotate(expand=True)`` after ``resize``
-    gives, from a level at least twice the target: bilinear (its blur offset in the
-    low-pass), or bicubic when the source itself is less than twice the target.
+    gives: bilinear (its blur offset in the low-pass), from a level at least twice the
+    target (a source smaller than that is first enlarged to twice the target, bicubic).
     Returns premultiplied RGBA.
     """
     angle = angle % 360.0
@@ -221,7 +227,7 @@ def resample_object(source: Image.Image | Pyramid | Prepared, size: tuple[int, i
     # centres are at i + 0.5; OpenCV samples at integer centres: shift by half a pixel.
     m = np.array([[kx * a, kx * b, kx * c], [ky * d, ky * e, ky * f]], dtype=np.float64)
     m[:, 2] += 0.5 * (m[:, 0] + m[:, 1]) - 0.5
-    out = cv2.warpAffine(level, m, (cw, ch), flags=prep.interpolation | cv2.WARP_INVERSE_MAP,
+    out = cv2.warpAffine(level, m, (cw, ch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
     return _clip_premultiplied(out)
 
