@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bench_build", "bench_extract", "bench_backgrounds", "bench_evaluate", "bench_score"]
+ORDER = ["bench_build", "bench_resample", "bench_extract", "bench_backgrounds", "bench_evaluate", "bench_score"]
 
 
 def main() -> None:

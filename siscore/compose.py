@@ -159,7 +159,7 @@ class Prepared:
     """A pyramid level low-passed for one object size: what every angle of that size
     resamples from. ``(kx, ky)`` is the remaining shrink factor, ``rotated`` whether it is
     meant for a bilinear warp (angles off the multiples of 90 degrees): then the level is
-    at least twice the target (a source smaller than that is brought there bicubically)."""
+    exactly twice the target, band-limited to the target's resolution."""
 
     level: np.ndarray
     kx: float
@@ -185,12 +185,12 @@ def prepare(source: Image.Image | Pyramid, size: tuple[int, int], angle: float) 
     kx, ky = level.shape[1] / w, level.shape[0] / h
     if not rotated:
         filtered = _lowpass(level, kx, ky)
-    elif min(kx, ky) >= GAP_ROTATED:
-        filtered = _lowpass(level, kx, ky, EMPH)
-    else:  # the source is less than twice the target: low-pass, then bicubic up to twice
-        filtered = cv2.resize(_lowpass(level, kx, ky), (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
-        kx = ky = 2.0
+    else:  # low-pass, bicubic to twice the target (compact, shared by every angle), boost
+        filtered = _lowpass(level, kx, ky)
+        if filtered.shape[:2] != (2 * h, 2 * w):
+            filtered = cv2.resize(filtered, (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
         filtered = _lowpass(filtered, 1.0, 1.0, EMPH)
+        kx = ky = 2.0
     filtered.setflags(write=False)
     return Prepared(filtered, kx, ky, rotated)
 
@@ -205,8 +205,8 @@ def resample_object(source: Image.Image | Pyramid | Prepared, size: tuple[int, i
     Lanczos-3 low-pass at the remaining shrink factor, then a bicubic resize when the
     angle is a multiple of 90 degrees (followed by an exact rotation), else one affine
     warp onto the canvas that the original's ``rotate(expand=True)`` after ``resize``
-    gives: bilinear (its blur offset in the low-pass), from a level at least twice the
-    target (a source smaller than that is first enlarged to twice the target, bicubic).
+    gives: bilinear (its blur offset by a boost), from the low-passed level brought to
+    exactly twice the target (bicubic), which every angle of that size shares.
     Returns premultiplied RGBA.
     """
     angle = angle % 360.0

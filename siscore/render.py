@@ -68,8 +68,8 @@ class Renderer:
         budget = cache_mb * 1024 * 1024
         self.backgrounds = ByteLRU(budget // 4)
         self.sources = ByteLRU(budget // 4)
-        self.prepared = ByteLRU(budget // 8)
-        self.objects = ByteLRU(budget * 3 // 8)
+        self.prepared = ByteLRU(budget // 4)
+        self.objects = ByteLRU(budget // 4)
         self._stages = {
             stage: [f for f in plan.grid.interventions if f.stage == stage]
             for stage in ("foreground", "background", "paste", "composite")
