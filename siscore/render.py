@@ -68,8 +68,8 @@ class Renderer:
         budget = cache_mb * 1024 * 1024
         self.backgrounds = ByteLRU(budget // 4)
         self.sources = ByteLRU(budget // 4)
-        self.prepared = ByteLRU(budget // 4)
-        self.objects = ByteLRU(budget // 4)
+        self.prepared = ByteLRU(budget // 8)
+        self.objects = ByteLRU(budget * 3 // 8)
         self._stages = {
             stage: [f for f in plan.grid.interventions if f.stage == stage]
             for stage in ("foreground", "background", "paste", "composite")
@@ -103,8 +103,10 @@ class Renderer:
         (from the source's pyramid level low-passed for this size, shared by all angles)."""
 
         def make() -> compose.Sprite:
-            rotated = angle % 90.0 != 0.0
-            prep = self.prepared.get((fg_index, size, rotated),
+            if angle % 90.0 == 0.0:  # upright: one object per size, nothing to share
+                return compose.Sprite.from_premultiplied(
+                    compose.resample_object(self.source(fg_index), size, angle))
+            prep = self.prepared.get((fg_index, size),
                                      lambda: compose.prepare(self.source(fg_index), size, angle),
                                      lambda p: p.nbytes)
             return compose.Sprite.from_premultiplied(compose.resample_object(prep, size, angle))
