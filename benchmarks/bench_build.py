@@ -1,10 +1,18 @@
-"""Generator speed against the JPEG floor, and peak memory against library size.
+"""Generator speed against the JPEG floor and the original generator, and peak memory
+against library size.
 
-For each subset, renders it from the SI-SCORE samples (../shared) with 2 jobs
-(wall time of `siscore.build`, asset scan and start-up included) and, in the
-same run, JPEG-encodes and writes the same images (decoded from the build, not
-timed) with the same encoder (Pillow, quality 75) and 2 workers: the floor.
-Prints both times and their ratio (target: build <= 1.5x floor).
+For each subset, renders it with 2 jobs from a library of 60 objects derived from the
+SI-SCORE samples (../shared; ``--library 0`` uses the 9 samples themselves), wall time of
+`siscore.build`, asset scan and start-up included, and, in the same run, JPEG-encodes and
+writes the same images (decoded from the build, not timed) with the same encoder (Pillow,
+quality 75) and 2 workers: the floor. Prints both times and their ratio (target: build
+<= 1.5x floor).
+
+Then, on the 9 samples, times the original generator's pipeline (a faithful re-run of
+``dataset_generator.py``'s per-image work in one process: resize bilinear, rotate bicubic
+with expand, pct_inside filter, paste with the alpha mask, JPEG at the default quality)
+against ``siscore.build`` with 1 job: the speed-up per core (target: >= 5x for size and
+rotation).
 
 Then builds the location subset at two library sizes (60 and 612 foregrounds,
 derived from the samples) and prints the peak resident memory of the build,
@@ -16,6 +24,7 @@ Run: ``make bench`` or ``python benchmarks/bench_build.py [--subsets location,si
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -66,6 +75,58 @@ def time_build(subset: str, fg: Path, bg: Path, jobs: int) -> tuple[float, int, 
                        progress=False)
         seconds = time.perf_counter() - t0
         return seconds, result.written, jpeg_floor(Path(tmp) / subset, jobs)
+
+
+def original_pipeline(subset: str, fg: Path, bg: Path, out: Path, seed: int = 0) -> tuple[float, int]:
+    """(seconds, images written) of the original generator's per-image work, in one process.
+
+    As ``dataset_generator.py``: foregrounds and backgrounds loaded up front, backgrounds
+    cropped and resized (bilinear) once; then for every (cell, foreground, background) in
+    the cross product: resize the full-resolution cut-out (bilinear), rotate it (bicubic,
+    expand), compute pct_inside, skip the image if below the subset's minimum, paste it
+    with its alpha as the mask on a copy of the background, save it as JPEG.
+    """
+    sub = SUBSETS[subset]
+    res = sub.grid.resolution.values[0]
+    fgs = [Image.open(p).convert("RGBA") for p in sorted(fg.glob("*/*.png"))]
+    bgs = []
+    for p in sorted(bg.iterdir()):
+        img = Image.open(p).convert("RGB")
+        side = min(img.size)
+        if side >= max(res):
+            bgs.append(img.crop((0, 0, side, side)).resize(res, Image.BILINEAR))
+    rng = np.random.default_rng(seed)
+    pairs = [(f, int(b)) for f in range(len(fgs)) for b in rng.choice(len(bgs), 2, replace=False)]
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    t0 = time.perf_counter()
+    for i, ((x, y), area, angle) in enumerate(itertools.product(*(f.values for f in sub.grid.factors[:3]))):
+        for j, (f, b) in enumerate(pairs):
+            obj, back = fgs[f], bgs[b]
+            factor = np.sqrt(area / (obj.width * obj.height / (res[0] * res[1])))
+            obj = obj.resize((int(obj.width * factor), int(obj.height * factor)), Image.BILINEAR)
+            obj = obj.rotate(angle, resample=Image.BICUBIC, expand=True)
+            x0 = int(int(x * res[0]) - obj.width * 0.5)
+            y0 = int(int(y * res[1]) - obj.height * 0.5)
+            inside = ((min(x0 + obj.width, res[0]) - max(x0, 0)) * (min(y0 + obj.height, res[1]) - max(y0, 0))
+                      / (obj.width * obj.height))
+            if inside < sub.min_pct_inside:
+                continue
+            image = back.copy()
+            image.paste(obj, box=(x0, y0), mask=obj)
+            with open(out / f"{i * len(pairs) + j}.jpg", "wb") as fh:
+                image.save(fh, format="JPEG")
+            written += 1
+    return time.perf_counter() - t0, written
+
+
+def per_core(subset: str, fg: Path, bg: Path) -> tuple[float, float, int]:
+    """(original pipeline seconds, siscore build seconds with 1 job, images) on ``fg``."""
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        original, n = original_pipeline(subset, fg, bg, Path(tmp) / "original")
+        t0 = time.perf_counter()
+        build(subset, Path(tmp) / "siscore", foregrounds=fg, backgrounds=bg, jobs=1, progress=False)
+        return original, time.perf_counter() - t0, n
 
 
 def make_library(src: Path, dst: Path, n: int) -> None:
@@ -133,19 +194,36 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subsets", default="location,size,rotation")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--library", type=int, default=60,
+                        help="objects derived from the samples for the floor comparison (0: the samples)")
+    parser.add_argument("--original", action=argparse.BooleanOptionalAction, default=True,
+                        help="time the original generator's pipeline (size and rotation)")
     parser.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--samples", type=Path, default=SAMPLES)
     args = parser.parse_args(argv)
-    if not SAMPLES.is_dir():
-        print(f"skipped: {SAMPLES} is absent")
+    if not args.samples.is_dir():
+        print(f"skipped: {args.samples} is absent")
         return
-    fg, bg = SAMPLES / "foregrounds", SAMPLES / "backgrounds"
-    print(f"generator vs JPEG floor ({args.jobs} jobs, {os.cpu_count()} cores)")
-    for subset in args.subsets.split(","):
-        seconds, n, floor = time_build(subset, fg, bg, args.jobs)
-        res = SUBSETS[subset].grid.resolution.values[0]
-        print(f"  {subset:9s} {n:6d} images {res[0]}x{res[1]}: build {seconds:6.2f} s "
-              f"({n / seconds:5.0f} img/s), floor {floor:6.2f} s ({n / floor:5.0f} img/s), "
-              f"ratio {seconds / floor:4.2f}x")
+    fg, bg = args.samples / "foregrounds", args.samples / "backgrounds"
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        lib = fg
+        if args.library:
+            lib = Path(tmp) / "library"
+            make_library(fg, lib, args.library)
+        print(f"generator vs JPEG floor ({args.jobs} jobs, {os.cpu_count()} cores, "
+              f"{args.library or 'the 9 sample'} objects)")
+        for subset in args.subsets.split(","):
+            seconds, n, floor = time_build(subset, lib, bg, args.jobs)
+            res = SUBSETS[subset].grid.resolution.values[0]
+            print(f"  {subset:9s} {n:6d} images {res[0]}x{res[1]}: build {seconds:6.2f} s "
+                  f"({n / seconds:5.0f} img/s), floor {floor:6.2f} s ({n / floor:5.0f} img/s), "
+                  f"ratio {seconds / floor:4.2f}x", flush=True)
+    if args.original:
+        print("per core, on the 9 samples: the original generator's pipeline (1 process) vs build (1 job)")
+        for subset in [s for s in args.subsets.split(",") if s in ("size", "rotation")]:
+            original, ours, n = per_core(subset, fg, bg)
+            print(f"  {subset:9s} {n:6d} images: original {original:6.2f} s ({n / original:5.0f} img/s), "
+                  f"siscore {ours:6.2f} s ({n / ours:5.0f} img/s), {original / ours:4.1f}x faster", flush=True)
     if args.memory:
         print("peak memory of a 2-location build (MiB) vs library size")
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:

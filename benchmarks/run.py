@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bench_build", "bench_extract", "bench_backgrounds", "bench_evaluate", "bench_score", "bench_scale"]
+ORDER = ["bench_build", "bench_resample", "bench_extract", "bench_backgrounds",
+         "bench_backgrounds_model", "bench_evaluate", "bench_score", "bench_scale"]
 
 
 def main() -> None:

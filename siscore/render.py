@@ -68,15 +68,17 @@ class Renderer:
         budget = cache_mb * 1024 * 1024
         self.backgrounds = ByteLRU(budget // 4)
         self.sources = ByteLRU(budget // 4)
-        self.objects = ByteLRU(budget // 2)
+        self.prepared = ByteLRU(budget // 8)
+        self.objects = ByteLRU(budget * 3 // 8)
         self._stages = {
             stage: [f for f in plan.grid.interventions if f.stage == stage]
             for stage in ("foreground", "background", "paste", "composite")
         }
 
     def forget_objects(self) -> None:
-        """Drop decoded sources and resampled objects (a new block of foregrounds begins)."""
+        """Drop decoded sources (pyramids) and resampled objects (a new block of foregrounds begins)."""
         self.sources.clear()
+        self.prepared.clear()
         self.objects.clear()
 
     def background(self, bg_index: int, resolution: tuple[int, int]) -> np.ndarray:
@@ -88,22 +90,26 @@ class Renderer:
 
         return self.backgrounds.get((bg_index, resolution), make, _array_bytes)
 
-    def source(self, fg_index: int) -> tuple[Image.Image, np.ndarray]:
-        """A decoded cut-out, premultiplied, as a Pillow image and as an array."""
+    def source(self, fg_index: int) -> compose.Pyramid:
+        """A decoded cut-out, premultiplied, with its box reductions."""
 
-        def make() -> tuple[Image.Image, np.ndarray]:
-            pil = compose.premultiply(load_foreground(self.plan.foregrounds[fg_index].path))
-            return pil, np.asarray(pil)
+        def make() -> compose.Pyramid:
+            return compose.Pyramid.of(compose.premultiply(load_foreground(self.plan.foregrounds[fg_index].path)))
 
-        return self.sources.get(fg_index, make, lambda pair: 2 * pair[1].nbytes)
+        return self.sources.get(fg_index, make, lambda pyramid: pyramid.nbytes)
 
     def object(self, fg_index: int, size: tuple[int, int], angle: float) -> compose.Sprite:
-        """The premultiplied object, resampled once from its source for this size and angle."""
+        """The premultiplied object, resampled once from its source for this size and angle
+        (from the source's pyramid level low-passed for this size, shared by all angles)."""
 
         def make() -> compose.Sprite:
-            pil, array = self.source(fg_index)
-            arr = compose.resample_object(pil, size, angle, source_array=array)
-            return compose.Sprite.from_premultiplied(arr)
+            if angle % 90.0 == 0.0:  # upright: one object per size, nothing to share
+                return compose.Sprite.from_premultiplied(
+                    compose.resample_object(self.source(fg_index), size, angle))
+            prep = self.prepared.get((fg_index, size),
+                                     lambda: compose.prepare(self.source(fg_index), size, angle),
+                                     lambda p: p.nbytes)
+            return compose.Sprite.from_premultiplied(compose.resample_object(prep, size, angle))
 
         return self.objects.get((fg_index, size, float(angle) % 360.0), make, _array_bytes)
 
