@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -231,6 +232,19 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
         except (DatasetError, ModelError, PredictionsError, EvaluateError, ImageReadError,
                 ShardError) as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # a full disk or an unwritable --out / --out-dir: one line
+            target = out if out is not None else out_dir
+            name = os.path.abspath(exc.filename or "")
+            base = os.path.abspath(target.parent if out is not None else target)
+            disk_full = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+            if not disk_full and not (exc.filename and name.startswith(base)):
+                raise
+            from siscore.score.api import os_error
+
+            option = "--out" if out is not None else "--out-dir"
+            where = Path(exc.filename) if exc.filename else target
+            raise click.ClickException(f"{option} {target}: " + os_error(where, exc)
+                                       .replace("--out", option)) from None
 
     def _outputs() -> list[Path]:
         if out is not None:
