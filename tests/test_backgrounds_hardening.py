@@ -15,6 +15,7 @@ from PIL import Image
 
 from siscore.backgrounds.phash import phash, to_hex
 from siscore.backgrounds.scoring import score_file
+from tests.disk_limits import limit_file_size
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBEDDED = sorted((ROOT / "assets" / "backgrounds").glob("*.jpg"))
@@ -79,15 +80,6 @@ def test_filter_lists_them_too_and_a_loop_as_dir_is_one_line(odd_folder, tmp_pat
         assert res.returncode == 1 and res.stderr == f"Error: DIR {loop}: a symbolic link loop, not a folder\n"
 
 
-def _limit_file_size(limit: int):
-    def apply() -> None:
-        import resource
-        import signal
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return apply
-
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE stands for a full disk")
 @pytest.mark.parametrize("limit", [300, 2000])  # the progress cache fails / the final CSV fails
@@ -100,7 +92,7 @@ def test_score_on_a_full_disk_is_one_line_and_leaves_no_tmp(tmp_path, limit):
         (src / f"notes{i:02d}.txt").write_text("x")
     out = tmp_path / "o" / "scores.csv"
     out.parent.mkdir()
-    res = _cli("backgrounds", "score", str(src), "--out", str(out), "-q", preexec=_limit_file_size(limit))
+    res = _cli("backgrounds", "score", str(src), "--out", str(out), "-q", preexec=limit_file_size(limit))
     assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr[-3000:]
     assert res.stderr.startswith(f"Error: --out {out}: cannot write (File too large")
     assert not out.exists() and not list(out.parent.glob("*.tmp")) and not list(out.parent.glob(".*.tmp"))
@@ -115,7 +107,7 @@ def test_filter_on_a_full_disk_or_under_a_file_is_one_line(tmp_path):
     shutil.copy(EMBEDDED[0], src / "a.jpg")
     out = tmp_path / "lib"
     res = _cli("backgrounds", "filter", str(src), "--out", str(out), "-q", "--no-sheet",
-               preexec=_limit_file_size(20_000))  # the cache fits, the copied photo does not
+               preexec=limit_file_size(20_000))  # the cache fits, the copied photo does not
     assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr[-3000:]
     assert res.stderr.startswith(f"Error: --out {out}: cannot write (File too large")
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.disk_limits import limit_file_size
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "examples" / "demo_eval.toml"
 
@@ -36,16 +38,9 @@ def test_unwritable_out_is_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE as a full disk")
 def test_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path: Path) -> None:
-    def limit() -> None:
-        import resource
-        import signal
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
-
     out = tmp_path / "preds"
     out.mkdir()
-    res = _evaluate(["--out", str(out / "p.csv")], tmp_path, preexec=limit)
+    res = _evaluate(["--out", str(out / "p.csv")], tmp_path, preexec=limit_file_size(200))
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
     lines = _errors(res)
     assert len(lines) == 1 and lines[0].startswith(f"Error: --out {out / 'p.csv'}: "), lines

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from siscore.extract import ExtractError, extract_coco
+from tests.disk_limits import limit_file_size
 from tests.extract_fixtures import CocoObj, Kit, build_coco, cached_kit, report, tree_digest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,15 +111,6 @@ def test_unwritable_out_is_one_line(tmp_path, kit):
     assert res.stderr.startswith(f"Error: --out {blocker / 'lib'}: cannot write there")
 
 
-def _limit_file_size(limit: int):
-    def apply() -> None:
-        import resource
-        import signal
-
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return apply
-
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE as a full disk")
 def test_full_disk_is_one_line_and_leaves_nothing_partial(tmp_path, kit):
@@ -126,7 +118,7 @@ def test_full_disk_is_one_line_and_leaves_nothing_partial(tmp_path, kit):
                                                     CocoObj("b", "lemon", 55, "kept", photo=1)])
     out = tmp_path / "out"
     res = _cli("extract", "coco", "--annotations", str(fx.annotations), "--images", str(fx.images),
-               "--out", str(out), "-q", preexec=_limit_file_size(2000))
+               "--out", str(out), "-q", preexec=limit_file_size(2000))
     assert res.returncode == 1, res.stderr[-2000:]
     assert "Traceback" not in res.stderr and res.stderr.strip().count("\n") == 0, res.stderr
     assert res.stderr.startswith(f"Error: --out {out}: cannot write") and "File too large" in res.stderr

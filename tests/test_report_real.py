@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +22,7 @@ from siscore.report import load_scores, rotation_plot, size_plot, write_report
 from siscore.report.location import location_heatmaps
 from siscore.report.scores import ReportError, default_min_count
 from siscore.score import ScoreError, score_predictions
+from tests.disk_limits import limit_file_size
 
 DATA = Path(__file__).parent / "data" / "report_real"
 MODELS = ["lite0", "lite1", "lite2"]
@@ -277,12 +276,9 @@ def test_score_out_under_a_file_is_one_line(tmp_path):
 
 def _limited(args: list[str], cwd: Path, limit: int) -> subprocess.CompletedProcess:
     """Run the CLI with files limited to ``limit`` bytes (a real 'disk full': EFBIG)."""
-    def cap() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     return subprocess.run([sys.executable, "-m", "siscore", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, preexec_fn=cap, timeout=300)
+                          capture_output=True, text=True, preexec_fn=limit_file_size(limit), timeout=300)
 
 
 def test_disk_full_is_one_clear_error_and_leaves_nothing(real, tmp_path):
