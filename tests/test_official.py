@@ -132,6 +132,11 @@ def test_a_parent_folder_or_a_zip_is_accepted(sources, tmp_path) -> None:
     in_zip, _ = score(zipped, preds, tmp_path / "z.csv")
     in_folder, _ = score(parent, preds, tmp_path / "f.csv")
     pd.testing.assert_frame_equal(in_zip, in_folder)
+    # backgrounds.csv is read through the zip too (was: "needs backgrounds.csv beside ...")
+    by_zip, _ = score(zipped, preds, tmp_path / "zb.csv", "--by", "background_name")
+    by_folder, _ = score(parent, preds, tmp_path / "fb.csv", "--by", "background_name")
+    pd.testing.assert_frame_equal(by_zip, by_folder)
+    assert by_zip["background_name"].notna().all()
 
 
 def test_a_parent_with_several_datasets_names_them(sources, tmp_path) -> None:

@@ -130,6 +130,7 @@ class Reference:
     root: Path | None = None
     notes: list[str] = field(default_factory=list)
     metadata_only: bool = False  # lists only the images an on-the-fly evaluate predicted
+    background_names: pd.Series | None = None  # background index -> file name (backgrounds.csv)
 
     def __post_init__(self) -> None:
         self._ids = pd.Index(self.metadata["image_id"].to_numpy(dtype=np.int64))
@@ -187,12 +188,13 @@ class Reference:
         """A metadata column; ``background_name`` is joined from backgrounds.csv on demand."""
         md = self.metadata
         if name not in md.columns and name == "background_name":
+            lookup = self.background_names
             path = self.root / "backgrounds.csv" if self.root else None
-            if path is None or not path.is_file() or "background" not in md.columns:
+            if lookup is None and path is not None and path.is_file():
+                lookup = _background_names(pd.read_csv(path))
+            if lookup is None or "background" not in md.columns:
                 raise ScoreError(f"--by background_name needs backgrounds.csv beside "
                                  f"{self.source} and a 'background' column; use --by background")
-            names = pd.read_csv(path)
-            lookup = pd.Series(names["label"].astype(str).to_numpy(), index=names["int"])
             md["background_name"] = md["background"].map(lookup)
         if name not in md.columns or name in ("imagenet",):
             usable = [c for c in md.columns if c not in ("imagenet",)]
@@ -208,7 +210,15 @@ def from_info(info: DatasetInfo) -> Reference:
     ref = Reference(md, list(info.classes), codes, dict(info.imagenet), info.subset,
                     str(info.root / "metadata.csv"), info.factors, info.root, list(info.notes))
     ref.metadata_only = _metadata_only(info.root)
+    if info.exists("backgrounds.csv"):  # read through the dataset's store: zips too
+        with info.open("backgrounds.csv") as fh:
+            ref.background_names = _background_names(pd.read_csv(fh))
     return ref
+
+
+def _background_names(table: pd.DataFrame) -> pd.Series:
+    """backgrounds.csv (``int,label``) as a background index -> file name series."""
+    return pd.Series(table["label"].astype(str).to_numpy(), index=table["int"])
 
 
 def _metadata_only(root: Path) -> bool:
