@@ -19,7 +19,7 @@ COMMON = [
                  help="S3 endpoint of a mirror (default: AWS, anonymous requests)."),
     click.option("--bucket", default="si-score-dataset", show_default=True,
                  help="Bucket name (for a mirror)."),
-    click.option("--jobs", "-j", "workers", type=click.IntRange(1, 64), default=8,
+    click.option("--jobs", "-j", "jobs", type=click.IntRange(1, 64), default=8,
                  show_default=True, help="Objects fetched in parallel (threads)."),
     click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the summary."),
 ]
@@ -59,7 +59,7 @@ def download() -> None:
 @_common
 @click.option("--only", type=click.Choice(["foregrounds", "backgrounds"]), default=None,
               help="Fetch one of the two asset folders only.")
-def assets(out, endpoint_url, bucket, workers, quiet, only) -> None:
+def assets(out, endpoint_url, bucket, jobs, quiet, only) -> None:
     """Foregrounds (614 cut-outs, OUT/foregrounds/<class>/) and backgrounds (867 photos,
     OUT/backgrounds/), ready for `siscore build --foregrounds --backgrounds`."""
     from siscore.download import DownloadError, download_assets
@@ -68,7 +68,7 @@ def assets(out, endpoint_url, bucket, workers, quiet, only) -> None:
         kinds = (only,) if only else ("foregrounds", "backgrounds")
         try:
             result = download_assets(out, kinds, endpoint_url=endpoint_url, bucket=bucket,
-                                     workers=workers, progress=False if quiet else None)
+                                     jobs=jobs, progress=False if quiet else None)
         except DownloadError as exc:
             raise click.ClickException(str(exc)) from None
         _finish(result, "assets")
@@ -85,14 +85,14 @@ def _subset_command(subset: str, folder: str) -> click.Command:
     @click.option("--loose", is_flag=True,
                   help=f"Fetch the unpacked files under object_{subset}/ instead of the zip "
                        "(many small requests).")
-    def command(out, endpoint_url, bucket, workers, quiet, mini, no_extract, loose) -> None:
+    def command(out, endpoint_url, bucket, jobs, quiet, mini, no_extract, loose) -> None:
         from siscore.download import DownloadError, download_subset
 
         def go() -> None:
             try:
                 result = download_subset(subset, out, mini=mini, extract=not no_extract,
                                          loose=loose, endpoint_url=endpoint_url, bucket=bucket,
-                                         workers=workers, progress=False if quiet else None)
+                                         jobs=jobs, progress=False if quiet else None)
             except DownloadError as exc:
                 raise click.ClickException(str(exc)) from None
             _finish(result, "dataset")

@@ -65,11 +65,11 @@ def _find_zip(client, bucket: str, subset: str, mini: bool) -> S3Object:
 
 
 def download_assets(out: str | Path, kinds: tuple[str, ...] = ASSET_KINDS, *,
-                    endpoint_url: str | None = None, bucket: str = BUCKET, workers: int = 8,
+                    endpoint_url: str | None = None, bucket: str = BUCKET, jobs: int = 8,
                     progress: bool | None = None) -> DownloadResult:
     """Fetch ``foregrounds/`` and ``backgrounds/`` into ``out`` as they are in the bucket."""
     out = Path(out)
-    client = make_client(endpoint_url, workers)
+    client = make_client(endpoint_url, jobs)
     summary = Summary()
     paths = []
     for kind in kinds:
@@ -79,7 +79,7 @@ def download_assets(out: str | Path, kinds: tuple[str, ...] = ASSET_KINDS, *,
         if not objects:
             raise DownloadError(f"s3://{bucket}/{kind}/ is empty or absent; check --endpoint-url")
         summary.merge(fetch_objects(client, bucket, objects, out, lambda o: o.key,
-                                    workers=workers, progress=progress, desc=kind))
+                                    workers=jobs, progress=progress, desc=kind))
         images = sum(o.key.lower().endswith((".png", ".jpg", ".jpeg", ".webp")) for o in objects)
         if endpoint_url is None and images != EXPECTED_ASSETS[kind]:
             summary.notes.append(f"note: {kind}: {images} images in the bucket, the paper "
@@ -90,14 +90,14 @@ def download_assets(out: str | Path, kinds: tuple[str, ...] = ASSET_KINDS, *,
 
 def download_subset(subset: str, out: str | Path, *, mini: bool = False, extract: bool = True,
                     loose: bool = False, endpoint_url: str | None = None, bucket: str = BUCKET,
-                    workers: int = 8, progress: bool | None = None) -> DownloadResult:
+                    jobs: int = 8, progress: bool | None = None) -> DownloadResult:
     """Fetch a prebuilt subset into ``out``: its zip (extracted unless ``extract`` is
     False: every command reads the zip in place), or with ``loose`` the unpacked files
     under ``object_<subset>/``."""
     from siscore.datastore import DatasetError, locate_dataset
 
     out = Path(out)
-    client = make_client(endpoint_url, workers)
+    client = make_client(endpoint_url, jobs)
     if loose:
         if mini:
             raise DownloadError("--mini comes as a zip only; drop --loose (or --mini)")
@@ -105,13 +105,13 @@ def download_subset(subset: str, out: str | Path, *, mini: bool = False, extract
         objects = list_objects(client, bucket, prefix)
         if not objects:
             raise DownloadError(f"s3://{bucket}/{prefix} is empty or absent")
-        summary = fetch_objects(client, bucket, objects, out, lambda o: o.key, workers=workers,
+        summary = fetch_objects(client, bucket, objects, out, lambda o: o.key, workers=jobs,
                                 progress=progress, desc=prefix.rstrip("/"))
         result = DownloadResult(summary, [out / prefix.rstrip("/")])
     else:
         obj = _find_zip(client, bucket, subset, mini)
         name = obj.key.rsplit("/", 1)[-1]
-        summary = fetch_objects(client, bucket, [obj], out, lambda o: name, workers=workers,
+        summary = fetch_objects(client, bucket, [obj], out, lambda o: name, workers=jobs,
                                 progress=progress, desc=name)
         result = DownloadResult(summary, [out / name])
         if summary.failed:
