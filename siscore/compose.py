@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import cv2
@@ -90,12 +90,14 @@ EMPH = 0.117
 
 @dataclass(frozen=True)
 class Pyramid:
-    """A premultiplied RGBA cut-out and its Lanczos reductions by halves and by
-    1/sqrt(2) in between (Pillow, antialiased, each from the halving above), built once
-    per source. Resampling starts from the smallest level at least 1.5 times the target,
-    so its cost follows the target's size, not the source's."""
+    """A premultiplied RGBA cut-out and its Lanczos halvings (Pillow, antialiased), built
+    once per source, with a level at 1/sqrt(2) between each two halvings, made from the
+    halving above when first needed (so the remaining low-pass runs on a level 1.5-2.1,
+    not 1.5-3, times the target). Resampling starts from the smallest level at least 1.5
+    times the target, so its cost follows the target's size, not the source's."""
 
     levels: tuple[np.ndarray, ...]
+    _between: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, source: Image.Image | np.ndarray) -> Pyramid:
@@ -106,10 +108,6 @@ class Pyramid:
             raise ValueError(f"resampling needs a premultiplied RGBa image, got {source.mode}")
         levels, image = [np.asarray(source)], source
         while min(image.size) >= 2 * _MIN_LEVEL_SIDE:
-            # a level between each two halvings (1/sqrt(2)): the remaining low-pass runs on
-            # a level 1.5-2.1 (not 1.5-3) times the target, about half the work
-            mid = (round(image.width / math.sqrt(2)), round(image.height / math.sqrt(2)))
-            levels.append(np.asarray(image.resize(mid, Image.Resampling.LANCZOS)))
             image = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
             levels.append(np.asarray(image))
         return cls(tuple(levels))
@@ -122,16 +120,34 @@ class Pyramid:
 
     @property
     def nbytes(self) -> int:
-        return sum(level.nbytes for level in self.levels)
+        """The bytes of every level, those in between included (made or not)."""
+        return sum(level.nbytes for level in self.levels) * 3 // 2
+
+    @staticmethod
+    def _between_size(level: np.ndarray) -> tuple[int, int]:
+        return round(level.shape[1] / math.sqrt(2)), round(level.shape[0] / math.sqrt(2))
+
+    def between(self, i: int) -> np.ndarray:
+        """The level between halvings ``i`` and ``i + 1`` (1/sqrt(2) of halving ``i``)."""
+        if i not in self._between:
+            above = Image.fromarray(self.levels[i], "RGBa")
+            level = np.asarray(above.resize(self._between_size(self.levels[i]), Image.Resampling.LANCZOS))
+            level.setflags(write=False)
+            self._between[i] = level
+        return self._between[i]
 
     def level_for(self, w: int, h: int, gap: float = GAP) -> np.ndarray:
         """The smallest level with both sides at least ``gap`` times ``w x h`` (else the source)."""
-        best = self.levels[0]
-        for level in self.levels[1:]:
-            if level.shape[1] < gap * w or level.shape[0] < gap * h:
-                break
-            best = level
-        return best
+        def fits(width: int, height: int) -> bool:
+            return width >= gap * w and height >= gap * h
+
+        for i, level in enumerate(self.levels[:-1]):
+            if not fits(*self._between_size(level)):
+                return level
+            below = self.levels[i + 1]
+            if not fits(below.shape[1], below.shape[0]):
+                return self.between(i)
+        return self.levels[-1]
 
 
 def lanczos_taps(scale: float, lobes: int = 3, emphasis: float = 0.0) -> np.ndarray:
