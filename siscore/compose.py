@@ -136,13 +136,16 @@ class Pyramid:
             self._between[i] = level
         return self._between[i]
 
-    def level_for(self, w: int, h: int, gap: float = GAP) -> np.ndarray:
-        """The smallest level with both sides at least ``gap`` times ``w x h`` (else the source)."""
+    def level_for(self, w: int, h: int, gap: float = GAP, between: bool = True) -> np.ndarray:
+        """The smallest level with both sides at least ``gap`` times ``w x h`` (else the
+        source); halvings only if not ``between``."""
         def fits(width: int, height: int) -> bool:
             return width >= gap * w and height >= gap * h
 
         for i, level in enumerate(self.levels[:-1]):
-            if not fits(*self._between_size(level)):
+            if not between and fits(self.levels[i + 1].shape[1], self.levels[i + 1].shape[0]):
+                continue
+            if not between or not fits(*self._between_size(level)):
                 return level
             below = self.levels[i + 1]
             if not fits(below.shape[1], below.shape[0]):
@@ -202,7 +205,9 @@ def prepare(source: Image.Image | Pyramid, size: tuple[int, int], angle: float) 
     pyramid = source if isinstance(source, Pyramid) else Pyramid.of(source)
     w, h = size
     rotated = not _is_upright(angle)
-    level = pyramid.level_for(w, h, GAP_ROTATED if rotated else GAP)
+    # rotated: halvings only (a size serves every angle from one prepared level, whose
+    # low-pass costs less than making a level between two halvings)
+    level = pyramid.level_for(w, h, GAP_ROTATED, between=False) if rotated else pyramid.level_for(w, h)
     kx, ky = level.shape[1] / w, level.shape[0] / h
     if not rotated:
         filtered = _lowpass(level, kx, ky)

@@ -66,3 +66,5 @@ def test_pyramid_levels_halve_until_small_with_a_level_between() -> None:
     assert pyramid.level_for(90, 120).shape[:2] == (212, 141)
     assert pyramid.level_for(300, 400) is pyramid.levels[0]  # enlarging starts from the source
     assert pyramid.level_for(1, 1).shape[:2] == (37, 25)
+    assert pyramid.level_for(40, 60, between=False).shape[:2] == (150, 100)
+    assert pyramid.level_for(1, 1, between=False).shape[:2] == (37, 25)
