@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import cv2
@@ -91,10 +91,13 @@ EMPH = 0.117
 @dataclass(frozen=True)
 class Pyramid:
     """A premultiplied RGBA cut-out and its Lanczos halvings (Pillow, antialiased), built
-    once per source. Resampling starts from the smallest level at least 1.5 times the
-    target, so its cost follows the target's size, not the source's."""
+    once per source, with a level at 1/sqrt(2) between each two halvings, made from the
+    halving above when first needed (so the remaining low-pass runs on a level 1.5-2.1,
+    not 1.5-3, times the target). Resampling starts from the smallest level at least 1.5
+    times the target, so its cost follows the target's size, not the source's."""
 
     levels: tuple[np.ndarray, ...]
+    _between: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, source: Image.Image | np.ndarray) -> Pyramid:
@@ -117,16 +120,37 @@ class Pyramid:
 
     @property
     def nbytes(self) -> int:
-        return sum(level.nbytes for level in self.levels)
+        """The bytes of every level, those in between included (made or not)."""
+        return sum(level.nbytes for level in self.levels) * 3 // 2
 
-    def level_for(self, w: int, h: int, gap: float = GAP) -> np.ndarray:
-        """The smallest level with both sides at least ``gap`` times ``w x h`` (else the source)."""
-        best = self.levels[0]
-        for level in self.levels[1:]:
-            if level.shape[1] < gap * w or level.shape[0] < gap * h:
-                break
-            best = level
-        return best
+    @staticmethod
+    def _between_size(level: np.ndarray) -> tuple[int, int]:
+        return round(level.shape[1] / math.sqrt(2)), round(level.shape[0] / math.sqrt(2))
+
+    def between(self, i: int) -> np.ndarray:
+        """The level between halvings ``i`` and ``i + 1`` (1/sqrt(2) of halving ``i``)."""
+        if i not in self._between:
+            above = Image.fromarray(self.levels[i], "RGBa")
+            level = np.asarray(above.resize(self._between_size(self.levels[i]), Image.Resampling.LANCZOS))
+            level.setflags(write=False)
+            self._between[i] = level
+        return self._between[i]
+
+    def level_for(self, w: int, h: int, gap: float = GAP, between: bool = True) -> np.ndarray:
+        """The smallest level with both sides at least ``gap`` times ``w x h`` (else the
+        source); halvings only if not ``between``."""
+        def fits(width: int, height: int) -> bool:
+            return width >= gap * w and height >= gap * h
+
+        for i, level in enumerate(self.levels[:-1]):
+            if not between and fits(self.levels[i + 1].shape[1], self.levels[i + 1].shape[0]):
+                continue
+            if not between or not fits(*self._between_size(level)):
+                return level
+            below = self.levels[i + 1]
+            if not fits(below.shape[1], below.shape[0]):
+                return self.between(i)
+        return self.levels[-1]
 
 
 def lanczos_taps(scale: float, lobes: int = 3, emphasis: float = 0.0) -> np.ndarray:
@@ -181,7 +205,9 @@ def prepare(source: Image.Image | Pyramid, size: tuple[int, int], angle: float) 
     pyramid = source if isinstance(source, Pyramid) else Pyramid.of(source)
     w, h = size
     rotated = not _is_upright(angle)
-    level = pyramid.level_for(w, h, GAP_ROTATED if rotated else GAP)
+    # rotated: halvings only (a size serves every angle from one prepared level, whose
+    # low-pass costs less than making a level between two halvings)
+    level = pyramid.level_for(w, h, GAP_ROTATED, between=False) if rotated else pyramid.level_for(w, h)
     kx, ky = level.shape[1] / w, level.shape[0] / h
     if not rotated:
         filtered = _lowpass(level, kx, ky)
