@@ -23,6 +23,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,22 @@ def _removed_on_error(path: Path) -> Iterator[None]:
         raise
 
 
+def temp_beside(path: Path, folder: Path | None = None) -> Path:
+    """An empty temporary file for ``path`` in ``folder`` (default: beside it), named
+    ``.<name>.<random>.tmp``: unique across processes, threads and machines sharing the
+    folder, with the permissions a new file gets (not mkstemp's 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder or path.parent)
+    os.close(fd)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return Path(tmp)
+
+
 def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write ``data`` to ``path`` through a temporary file (unique to this process) and a
+    """Write ``data`` to ``path`` through a unique temporary file in ``tmp_dir`` and a
     rename; a failed write (disk full) removes the temporary file."""
-    tmp = tmp_dir / f"{os.getpid()}-{path.name}.tmp"
+    tmp = temp_beside(path, tmp_dir)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -63,14 +76,10 @@ def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
 
 def atomic_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a hidden temporary file beside it and a rename."""
-    tmp = _tmp_name(path)
+    tmp = temp_beside(path)
     with _removed_on_error(tmp):
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", newline="")
         os.replace(tmp, path)
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def csv_text(rows: Iterable[Iterable[Any]]) -> str:
@@ -196,7 +205,7 @@ class OutputDir:
         ``groups`` lists, in id order, the chunks whose (individually sorted) rows
         interleave; each group is merged by image id, streaming.
         """
-        tmp = _tmp_name(self.root / "metadata.csv")
+        tmp = temp_beside(self.root / "metadata.csv")
         with _removed_on_error(tmp), open(tmp, "w", encoding="utf-8", newline="") as out:
             out.write(",".join(header) + "\n")
             for chunks in groups:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from siscore import __version__
+from siscore.write import temp_beside
 
 #: Figure widths in inches: one column and the full text width of a two-column paper.
 WIDTHS: dict[str, float] = {"single": 3.3, "double": 6.9}
@@ -111,16 +111,6 @@ def parse_formats(formats: str | Iterable[str]) -> list[str]:
     return out
 
 
-def _atomic_target(path: Path) -> Path:
-    """An empty temporary file beside ``path``, with the permissions a new file gets."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return Path(tmp)
-
-
 def save_figure(fig: Figure, stem: str | Path, formats: Iterable[str] = FORMATS,
                 dpi: int = 300) -> list[Path]:
     """Save ``fig`` as ``stem.<fmt>`` for each format; return the paths written.
@@ -135,7 +125,7 @@ def save_figure(fig: Figure, stem: str | Path, formats: Iterable[str] = FORMATS,
     with mpl.rc_context(SAVE_RC):
         for fmt in parse_formats(list(formats)):
             path = stem.with_name(f"{stem.name}.{fmt}")
-            tmp = _atomic_target(path)
+            tmp = temp_beside(path)
             try:
                 fig.savefig(tmp, format=fmt, dpi=dpi, metadata=METADATA[fmt])
                 os.replace(tmp, path)
@@ -148,7 +138,7 @@ def save_figure(fig: Figure, stem: str | Path, formats: Iterable[str] = FORMATS,
 def write_text(path: Path, text: str) -> Path:
     """Write a text file atomically (temporary name, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _atomic_target(path)
+    tmp = temp_beside(path)
     try:
         tmp.write_text(text, encoding="utf-8", newline="\n")
         os.replace(tmp, path)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import errno
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from siscore.score.scoring import (
 )
 from siscore.score.stats import object_weights, paired_bootstrap
 from siscore.score.summary import model_summary, write_json
+from siscore.write import atomic_text
 
 PredictionsLike = str | Path | pd.DataFrame | Predictions
 DIFF_COLUMNS = ["baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized"]
@@ -57,11 +56,11 @@ class ScoreResult:
         paths = [out, out.with_name(out.stem + ".summary.json")]
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(out, self.scores.to_csv(index=False))
+            atomic_text(out, self.scores.to_csv(index=False))
             write_json(paths[1], self.summary)
             if self.effective is not None:
                 paths.append(out.with_name(out.stem + ".effective.csv"))
-                atomic_write(paths[2], self.effective.to_csv(index=False))
+                atomic_text(paths[2], self.effective.to_csv(index=False))
         except OSError as exc:
             raise ScoreError(os_error(out, exc)) from None
         return paths
@@ -89,19 +88,6 @@ def os_error(target: Path, exc: OSError) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{where}: not writable ({exc.strerror}); give --out in a folder you can write."
     return f"{where}: cannot write ({exc.strerror or exc}); give another --out."
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a unique temporary file beside ``path``, then rename it over
-    ``path``; the temporary file is removed when anything fails."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def as_reference(dataset: str | Path | DatasetInfo | Reference) -> Reference:
