@@ -22,6 +22,7 @@ import heapq
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -46,6 +47,19 @@ def _removed_on_error(path: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             path.unlink()
         raise
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+MAX_NAME = 80
+
+
+def safe_name(text: str, fallback: str = "x") -> str:
+    """A file-name component made from data (a column, a model, a file stem): letters,
+    digits and ``._+-`` kept, every other run of characters (``/``, ``:``, spaces ...)
+    replaced by ``_``, no leading dot or dash, at most 80 characters."""
+    name = _UNSAFE.sub("_", str(text)).lstrip(".-")
+    name = re.sub(r"\.{2,}", "_", name)[:MAX_NAME].rstrip(".")
+    return name or fallback
 
 
 def temp_beside(path: Path, folder: Path | None = None) -> Path:

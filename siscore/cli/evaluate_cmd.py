@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from pathlib import Path
 
 import click
 
 from siscore.cli.aliases import AliasedCommand
 from siscore.cli.common import fail, load_plugins, parse_resolution, run_guarded
+from siscore.write import safe_name
 
 
 def _default_workers() -> int:
@@ -56,12 +56,6 @@ def _list_models() -> None:
     for name, text, top1 in list_models():
         acc = f"ImageNet top-1 {top1:.1f}%" if top1 is not None else "top-1 from the library or --imagenet-acc"
         click.echo(f"{name}\n    {text}; {acc}")
-
-
-def safe_file_name(model: str) -> str:
-    """A predictions file name for ``model`` (``timm/resnet50.a1_in1k`` -> ``timm_resnet50.a1_in1k.csv``)."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("._") or "model"
-    return stem + ".csv"
 
 
 @click.command(cls=AliasedCommand, aliases={"--workers": "--jobs"},
@@ -255,7 +249,7 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             fail(f"--out-dir {out_dir}: cannot create it ({exc.strerror})")
-        paths = [out_dir / safe_file_name(m) for m in models]
+        paths = [out_dir / (safe_name(m, "model") + ".csv") for m in models]
         clash = {p for p in paths if paths.count(p) > 1}
         if clash:
             fail(f"--model: {', '.join(sorted(map(str, clash)))} would hold two models; rename them")

@@ -3,23 +3,11 @@ writes is checked to lie inside its output folder."""
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from pathlib import Path
 
 from siscore.report.scores import ReportError
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
-MAX_NAME = 80
-
-
-def safe_name(text: str, fallback: str = "x") -> str:
-    """A file-name component made from data (a column, a model, a file stem): letters,
-    digits and ``._+-`` kept, every other run of characters (``/``, ``:``, spaces ...)
-    replaced by ``_``, no leading dot or dash, at most 80 characters."""
-    name = _UNSAFE.sub("_", str(text)).lstrip(".-")
-    name = re.sub(r"\.{2,}", "_", name)[:MAX_NAME].rstrip(".")
-    return name or fallback
+from siscore.write import safe_name  # noqa: F401 - the report's names are the write module's
 
 
 def inside(out: Path, path: Path) -> Path:
