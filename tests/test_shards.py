@@ -11,16 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
-from PIL import Image
-from torch import nn
 
 from siscore import Grid, build
 from siscore.cli import main
 from siscore.evaluate import evaluate
 from siscore.evaluate.shards import part_path, sharded
 from tests.test_build import library  # noqa: F401 - fixture re-used
+from tests.tiny_model import TinyNet, to_tensor
 
 GRID = Grid(location=[(0.2, 0.3), (0.7, 0.6), (0.5, 0.5)], area=[0.1, 0.3], resolution=[(64, 64)])
 MODEL = ["--model", "resnet18", "--resize", "40", "--crop", "32", "--device", "cpu", "--batch-size", "8",
@@ -71,27 +69,15 @@ def test_manual_shards_merge_when_the_last_part_is_done(dataset, reference, tmp_
     assert _files(out) == reference
 
 
-class _Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.fc = nn.Linear(3 * 4 * 4, 1000)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(nn.functional.adaptive_avg_pool2d(x, 4).flatten(1))
-
-
-def _to_tensor(img: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(img, dtype="float32")).permute(2, 0, 1) / 255
 
 
 def test_a_lost_part_resumes(dataset, tmp_path) -> None:
     ref = tmp_path / "ref.csv"
-    evaluate(_Tiny(), _to_tensor, dataset, ref, name="tiny", batch_size=4, progress=False)
+    evaluate(TinyNet(), to_tensor, dataset, ref, name="tiny", batch_size=4, progress=False)
     out = tmp_path / "preds.csv"
-    sharded(evaluate, "0/2")(_Tiny(), _to_tensor, dataset, out, name="tiny", batch_size=4, progress=False)
+    sharded(evaluate, "0/2")(TinyNet(), to_tensor, dataset, out, name="tiny", batch_size=4, progress=False)
 
-    model, calls = _Tiny(), []
+    model, calls = TinyNet(), []
 
     def die_after_two_batches(*_: object) -> None:
         calls.append(1)
@@ -99,10 +85,10 @@ def test_a_lost_part_resumes(dataset, tmp_path) -> None:
             raise KeyboardInterrupt  # the rank is lost mid-part
     hook = model.register_forward_hook(die_after_two_batches)
     with pytest.raises(KeyboardInterrupt):
-        sharded(evaluate, "1/2")(model, _to_tensor, dataset, out, name="tiny", batch_size=4, progress=False)
+        sharded(evaluate, "1/2")(model, to_tensor, dataset, out, name="tiny", batch_size=4, progress=False)
     hook.remove()
     assert not out.exists()
-    again = sharded(evaluate, "1/2")(model, _to_tensor, dataset, out, name="tiny", batch_size=4,
+    again = sharded(evaluate, "1/2")(model, to_tensor, dataset, out, name="tiny", batch_size=4,
                                      progress=False)
     assert 0 < again.evaluated < again.total and again.complete
     assert out.read_bytes() == ref.read_bytes()

@@ -8,15 +8,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
-from PIL import Image
-from torch import nn
 
 from siscore import Grid, build
 from siscore.cli import main
 from siscore.wds import INDEX, read_index, shard_urls
 from tests.test_build import library, read_rows, tree_digest  # noqa: F401 - fixture re-used
+from tests.tiny_model import TinyNet, to_tensor
 
 webdataset = pytest.importorskip("webdataset")
 
@@ -86,26 +84,14 @@ def test_resumes_shard_by_shard(built, library, tmp_path) -> None:  # noqa: F811
     assert tree_digest(out) == tree_digest(built[1])
 
 
-class _Tiny(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.fc = nn.Linear(3 * 4 * 4, 1000)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(nn.functional.adaptive_avg_pool2d(x, 4).flatten(1))
-
-
-def _to_tensor(img: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(__import__("numpy").asarray(img, dtype="float32")).permute(2, 0, 1) / 255
 
 
 def test_evaluate_and_score_read_shards_as_a_folder(built, tmp_path) -> None:
     from siscore.evaluate import evaluate
 
     folder, shards = built
-    a = evaluate(_Tiny(), _to_tensor, folder, tmp_path / "folder.csv", name="tiny", progress=False)
-    b = evaluate(_Tiny(), _to_tensor, shards, tmp_path / "wds.csv", name="tiny", progress=False,
+    a = evaluate(TinyNet(), to_tensor, folder, tmp_path / "folder.csv", name="tiny", progress=False)
+    b = evaluate(TinyNet(), to_tensor, shards, tmp_path / "wds.csv", name="tiny", progress=False,
                  workers=1)
     assert a.complete and b.complete
     assert a.predictions.equals(b.predictions)
@@ -128,4 +114,4 @@ def test_a_lost_shard_is_named(built, tmp_path) -> None:
     victim = sorted((copy / "shards").glob("*.tar"))[0]
     victim.unlink()
     with pytest.raises(ValueError, match=victim.name):
-        evaluate(_Tiny(), _to_tensor, copy, progress=False)
+        evaluate(TinyNet(), to_tensor, copy, progress=False)
