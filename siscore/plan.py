@@ -198,10 +198,12 @@ class Plan:
 class Chunking:
     """Cuts a plan into tasks of (a group of grid cells) x (a block of asset pairs).
 
-    Tasks are numbered block-major, so the workers of a build share one small block
-    of foregrounds at a time: their decoded sources and resampled objects are reused
-    across the grid's cells from a small cache, whatever the size of the library.
-    Within a task, ids increase. Depends only on the plan.
+    A block holds the pairs of one foreground, so a task decodes one cut-out and resamples
+    it once per size and angle for all its backgrounds and cells; the cells are split
+    into groups only to give the workers enough tasks to share (at least ``MIN_TASKS``)
+    and to keep a task under ``MAX_TASK_IMAGES`` images. Tasks are numbered block-major,
+    so a worker taking the next task of the same block reuses its cached object. Within
+    a task, ids increase. Depends only on the plan.
     """
 
     n_cells: int
@@ -210,14 +212,19 @@ class Chunking:
     block: int
     group: int
 
+    MIN_TASKS = 32
+    MAX_TASK_IMAGES = 1024
+
     @classmethod
     def for_plan(cls, plan: Plan) -> Chunking:
-        target = max(16, min(256, plan.size // 64))  # images per task
-        n_res = len(plan.grid.resolution)
-        n_pairs = len(plan.pairs)
-        block = min(n_pairs, max(1, 16 // n_res))  # 8 objects x 2 backgrounds: a small working set
-        group = max(1, target // (block * n_res))
-        return cls(plan.size // (n_pairs * n_res), n_pairs, n_res, block, group)
+        n_res, n_pairs = len(plan.grid.resolution), len(plan.pairs)
+        n_cells = plan.size // (n_pairs * n_res)
+        block = max(1, n_pairs // max(1, len(plan.foregrounds)))  # the pairs of one foreground
+        n_blocks = -(-n_pairs // block)
+        per_block = n_cells * block * n_res
+        groups = max(-(-cls.MIN_TASKS // n_blocks), -(-per_block // cls.MAX_TASK_IMAGES))
+        group = -(-n_cells // min(max(1, n_cells), groups))
+        return cls(n_cells, n_pairs, n_res, block, group)
 
     @property
     def n_blocks(self) -> int:
