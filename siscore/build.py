@@ -90,11 +90,13 @@ class _Job:
     cache_mb: int
     snapshot: bytes | dict
     token: str = ""
+    sys_path: tuple[str, ...] = ()  # the caller's: a reused worker started before it changed
 
 
 def _worker(job: _Job) -> dict[str, Any]:
     # The interventions travel pickled and are unpickled here, where a failure (a module the
     # worker cannot import) becomes the task's error, reported in one line by the caller.
+    sys.path.extend(p for p in job.sys_path if p not in sys.path)
     try:
         install_snapshot(pickle.loads(job.snapshot) if isinstance(job.snapshot, bytes) else job.snapshot)
     except Exception as exc:
@@ -366,7 +368,8 @@ def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: l
     # -- pool section (siscore.parallel: local processes, Dask, any joblib backend) --
     parallel = is_parallel(jobs, scheduler, len(todo))
     job = _Job(plan, chunking, str(target.root), fmt, quality, crop, cache_mb,
-               _dumps(snapshot) if parallel else snapshot, token=f"{target.root}|{uuid.uuid4()}")
+               _dumps(snapshot) if parallel else snapshot, token=f"{target.root}|{uuid.uuid4()}",
+               sys_path=tuple(sys.path))
     bar = _progress(sum(kept_per_chunk[c] for c in todo), progress)
     t_render = time.perf_counter()
     try:

@@ -86,6 +86,14 @@ GAP_ROTATED = 2.0
 # the [-e, 1 + 2e, -e] boost folded into the low-pass before a bilinear warp: it offsets
 # the blur of bilinear interpolation at half the Nyquist frequency (sinc^2(1/4) = 0.81)
 EMPH = 0.117
+# upright objects whose longer sides lie in the same 1/BANDS of an octave share one
+# low-passed level (the size subset's 100 sizes need about 27 per object)
+BANDS = 8
+# upright objects of at most SMALL pixels a side are resampled alone, in one antialiased
+# Lanczos resize (Pillow) from a level at least GAP_SMALL times larger: cheap at that size,
+# and it keeps their few edge pixels (a large share of their alpha) exact
+SMALL = 64
+GAP_SMALL = 2.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,36 @@ def lanczos_taps(scale: float, lobes: int = 3, emphasis: float = 0.0) -> np.ndar
     return taps.astype(np.float32)
 
 
+def _edge_weights(n: int, taps: np.ndarray) -> np.ndarray:
+    """Per position along an axis of ``n`` pixels, the sum of the taps that fall inside."""
+    return np.convolve(np.ones(n, np.float32), taps, mode="same").astype(np.float32)
+
+
+def _to_u8(arr: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+def _filter(level: np.ndarray, tx: np.ndarray, ty: np.ndarray) -> np.ndarray:
+    """Separable filter whose taps, near the edges, are renormalised over the pixels inside
+    (as Pillow's resampling does), so that an object touching its cut-out's edge keeps its
+    weight there. Only the edge strips are refiltered, in floating point."""
+    out = cv2.sepFilter2D(level, -1, tx, ty, borderType=cv2.BORDER_CONSTANT)
+    h, w = level.shape[:2]
+    rx, ry = len(tx) // 2, len(ty) // 2
+    nx, ny = _edge_weights(w, tx), _edge_weights(h, ty)
+    if 4 * ry >= h or 4 * rx >= w:  # small: all of it in floating point
+        f = cv2.sepFilter2D(level, cv2.CV_32F, tx, ty, borderType=cv2.BORDER_CONSTANT)
+        return _to_u8(f / (ny[:, None, None] * nx[None, :, None]))
+    for r0, r1, s0, s1 in ((0, ry, 0, 2 * ry), (h - ry, h, h - 2 * ry, h)):  # top, bottom rows
+        f = cv2.sepFilter2D(level[s0:s1], cv2.CV_32F, tx, ty, borderType=cv2.BORDER_CONSTANT)
+        out[r0:r1] = _to_u8(f[r0 - s0 : r1 - s0] / (ny[r0:r1, None, None] * nx[None, :, None]))
+    for c0, c1, s0, s1 in ((0, rx, 0, 2 * rx), (w - rx, w, w - 2 * rx, w)):  # left, right columns
+        f = cv2.sepFilter2D(np.ascontiguousarray(level[:, s0:s1]), cv2.CV_32F, tx, ty,
+                            borderType=cv2.BORDER_CONSTANT)
+        out[:, c0:c1] = _to_u8(f[:, c0 - s0 : c1 - s0] / (ny[:, None, None] * nx[None, c0:c1, None]))
+    return out
+
+
 def _lowpass(level: np.ndarray, kx: float, ky: float, emphasis: float = 0.0) -> np.ndarray:
     """Low-pass ``level`` before shrinking it by ``(kx, ky)`` (an axis not shrunk is left),
     with the ``emphasis`` boost of :func:`lanczos_taps` on both axes."""
@@ -175,20 +213,32 @@ def _lowpass(level: np.ndarray, kx: float, ky: float, emphasis: float = 0.0) -> 
     boost = np.array([-emphasis, 1 + 2 * emphasis, -emphasis], np.float32)
     tx = lanczos_taps(kx, emphasis=emphasis) if kx > 1.0 else boost
     ty = lanczos_taps(ky, emphasis=emphasis) if ky > 1.0 else boost
-    return cv2.sepFilter2D(level, -1, tx, ty, borderType=cv2.BORDER_CONSTANT)
+    return _filter(level, tx, ty)
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """A pyramid level low-passed for one object size: what every angle of that size
-    resamples from. ``(kx, ky)`` is the remaining shrink factor, ``rotated`` whether it is
-    meant for a bilinear warp (angles off the multiples of 90 degrees): then the level is
-    exactly twice the target, band-limited to the target's resolution."""
+    """A pyramid level low-passed for several objects: what they resample from.
+
+    Upright (angles that are multiples of 90 degrees), one level serves every size of a
+    band (1/``BANDS`` of an octave of the object's longer side; objects up to ``SMALL``
+    pixels a side have theirs): it is low-passed for the
+    band's centre, and each size is one bicubic resize from it. Rotated, one level serves
+    every angle of one size: it is exactly twice that size, band-limited to its
+    resolution, for a bilinear warp. ``key`` (:meth:`key_for`) names what it serves.
+    """
 
     level: np.ndarray
-    kx: float
-    ky: float
-    rotated: bool
+    key: tuple[bool, int | tuple[int, int]]
+
+    @staticmethod
+    def key_for(size: tuple[int, int], angle: float) -> tuple[bool, int | tuple[int, int]]:
+        """``(rotated, band or size)``: objects with the same key share a prepared level."""
+        if _is_upright(angle):
+            if max(size) <= SMALL:
+                return False, (int(size[0]), int(size[1]))
+            return False, math.floor(BANDS * math.log2(max(size)))
+        return True, (int(size[0]), int(size[1]))
 
     @property
     def nbytes(self) -> int:
@@ -200,62 +250,66 @@ def _is_upright(angle: float) -> bool:
 
 
 def prepare(source: Image.Image | Pyramid, size: tuple[int, int], angle: float) -> Prepared:
-    """The low-passed level that :func:`resample_object` needs for ``size`` and ``angle``;
-    it depends on the angle only through whether it is a multiple of 90 degrees."""
+    """The low-passed level that :func:`resample_object` needs for ``size`` and ``angle``,
+    shared by every object with the same :meth:`Prepared.key_for`, and the same whichever
+    of them asks first."""
     pyramid = source if isinstance(source, Pyramid) else Pyramid.of(source)
-    w, h = size
-    rotated = not _is_upright(angle)
-    # rotated: halvings only (a size serves every angle from one prepared level, whose
-    # low-pass costs less than making a level between two halvings)
-    level = pyramid.level_for(w, h, GAP_ROTATED, between=False) if rotated else pyramid.level_for(w, h)
-    kx, ky = level.shape[1] / w, level.shape[0] / h
-    if not rotated:
-        filtered = _lowpass(level, kx, ky)
+    key = Prepared.key_for(size, angle)
+    if not key[0] and not isinstance(key[1], int):  # small: Pillow's Lanczos, straight to the size
+        w, h = size
+        level = Image.fromarray(pyramid.level_for(w, h, GAP_SMALL), "RGBa")
+        filtered = _clip_premultiplied(np.asarray(level.resize((w, h), Image.Resampling.LANCZOS)))
+    elif not key[0]:  # upright: low-passed for the band's centre, from a level fitting the whole band
+        sw, sh = pyramid.size
+        scale = 2 ** ((key[1] + 0.5) / BANDS) / max(sw, sh)
+        w, h = sw * scale, sh * scale
+        level = pyramid.level_for(math.ceil(w), math.ceil(h), GAP * 2 ** (0.5 / BANDS))
+        filtered = _lowpass(level, level.shape[1] / w, level.shape[0] / h)
     else:  # low-pass, bicubic to twice the target (compact, shared by every angle), boost
-        filtered = _lowpass(level, kx, ky)
+        w, h = size
+        level = pyramid.level_for(w, h, GAP_ROTATED, between=False)
+        filtered = _lowpass(level, level.shape[1] / w, level.shape[0] / h)
         if filtered.shape[:2] != (2 * h, 2 * w):
             filtered = cv2.resize(filtered, (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
-        filtered = _lowpass(filtered, 1.0, 1.0, EMPH)
-        kx = ky = 2.0
+        # clipped once here: a bilinear warp keeps colour <= alpha (a convex combination)
+        filtered = _clip_premultiplied(_lowpass(filtered, 1.0, 1.0, EMPH))
     filtered.setflags(write=False)
-    return Prepared(filtered, kx, ky, rotated)
+    return Prepared(filtered, key)
 
 
 def resample_object(source: Image.Image | Pyramid | Prepared, size: tuple[int, int],
                     angle: float) -> np.ndarray:
     """Scale a premultiplied source to ``size`` and rotate it by ``angle`` (CCW).
 
-    ``source`` is a :class:`Pyramid` (reused across sizes), the :func:`prepare`-d level for
-    this size (reused across angles) or a Pillow ``RGBa`` image. One resampling from a
-    level of the source's pyramid (the smallest at least 1.5 times the target): a
-    Lanczos-3 low-pass at the remaining shrink factor, then a bicubic resize when the
-    angle is a multiple of 90 degrees (followed by an exact rotation), else one affine
+    ``source`` is a :class:`Pyramid` (reused across sizes), a :func:`prepare`-d level
+    (reused across the sizes of a band when upright, across angles when rotated) or a
+    Pillow ``RGBa`` image. One resampling from a level of the source's pyramid: a
+    Lanczos-3 low-pass (edge taps renormalised, as Pillow's), then a bicubic resize when
+    the angle is a multiple of 90 degrees (followed by an exact rotation), else one affine
     warp onto the canvas that the original's ``rotate(expand=True)`` after ``resize``
     gives: bilinear (its blur offset by a boost), from the low-passed level brought to
-    exactly twice the target (bicubic), which every angle of that size shares.
-    Returns premultiplied RGBA.
+    exactly twice the target. Returns premultiplied RGBA.
     """
     angle = angle % 360.0
+    key = Prepared.key_for(size, angle)
     prep = source if isinstance(source, Prepared) else prepare(source, size, angle)
-    if prep.rotated == _is_upright(angle):
-        raise ValueError(f"this prepared level is for {'rotated' if prep.rotated else 'upright'} objects, "
-                         f"not for angle {angle}")
+    if prep.key != key:
+        raise ValueError(f"this prepared level serves {'rotated' if prep.key[0] else 'upright'} "
+                         f"objects of {'band' if not prep.key[0] else 'size'} {prep.key[1]}, "
+                         f"not size {tuple(size)} at angle {angle}")
     w, h = size
-    level, kx, ky = prep.level, prep.kx, prep.ky
-    if not prep.rotated:
-        if level.shape[:2] == (h, w):
-            out = level
-        else:
-            out = _clip_premultiplied(cv2.resize(level, (w, h), interpolation=cv2.INTER_CUBIC))
+    level = prep.level
+    if not key[0]:
+        out = level if level.shape[:2] == (h, w) else _clip_premultiplied(
+            cv2.resize(level, (w, h), interpolation=cv2.INTER_CUBIC))
         return cv2.rotate(out, _ROTATE_90S[int(angle)]) if angle else out
     (cw, ch), (a, b, c, d, e, f) = rotation_matrix(w, h, angle)
     # Pillow's matrix maps output pixel centres (x + 0.5) to input coordinates whose pixel
     # centres are at i + 0.5; OpenCV samples at integer centres: shift by half a pixel.
-    m = np.array([[kx * a, kx * b, kx * c], [ky * d, ky * e, ky * f]], dtype=np.float64)
+    m = 2.0 * np.array([[a, b, c], [d, e, f]], dtype=np.float64)
     m[:, 2] += 0.5 * (m[:, 0] + m[:, 1]) - 0.5
-    out = cv2.warpAffine(level, m, (cw, ch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
-    return _clip_premultiplied(out)
+    return cv2.warpAffine(level, m, (cw, ch), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
 
 
 @dataclass(frozen=True)

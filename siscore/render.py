@@ -99,14 +99,13 @@ class Renderer:
         return self.sources.get(fg_index, make, lambda pyramid: pyramid.nbytes)
 
     def object(self, fg_index: int, size: tuple[int, int], angle: float) -> compose.Sprite:
-        """The premultiplied object, resampled once from its source for this size and angle
-        (from the source's pyramid level low-passed for this size, shared by all angles)."""
+        """The premultiplied object, resampled once from its source for this size and angle,
+        from the low-passed level it shares with the other sizes of its band (upright) or
+        the other angles of its size (rotated)."""
 
         def make() -> compose.Sprite:
-            if angle % 90.0 == 0.0:  # upright: one object per size, nothing to share
-                return compose.Sprite.from_premultiplied(
-                    compose.resample_object(self.source(fg_index), size, angle))
-            prep = self.prepared.get((fg_index, size),
+            key = compose.Prepared.key_for(size, angle)
+            prep = self.prepared.get((fg_index, key),
                                      lambda: compose.prepare(self.source(fg_index), size, angle),
                                      lambda p: p.nbytes)
             return compose.Sprite.from_premultiplied(compose.resample_object(prep, size, angle))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siscore.compose import Pyramid, premultiply, prepare, resample_object
+from siscore.compose import Prepared, Pyramid, premultiply, prepare, resample_object
 from siscore.geometry import scaled_size
 from tests.resample_reference import quality, reference_object
 
@@ -68,3 +68,27 @@ def test_pyramid_levels_halve_until_small_with_a_level_between() -> None:
     assert pyramid.level_for(1, 1).shape[:2] == (37, 25)
     assert pyramid.level_for(40, 60, between=False).shape[:2] == (150, 100)
     assert pyramid.level_for(1, 1, between=False).shape[:2] == (37, 25)
+
+
+def test_sizes_of_a_band_share_one_level_made_the_same_whoever_asks_first() -> None:
+    straight = np.asarray(Image.open(sorted(ASSETS.glob("*/*.png"))[0]).convert("RGBA"))
+    h, w = straight.shape[:2]
+    sizes = [(round(w * s), round(h * s)) for s in (0.5, 0.505, 0.51)]
+    keys = {Prepared.key_for(size, 0) for size in sizes}
+    assert len(keys) == 1 and not next(iter(keys))[0]
+    first = prepare(Pyramid.of(premultiply(straight)), sizes[0], 0)
+    last = prepare(Pyramid.of(premultiply(straight)), sizes[-1], 180)
+    assert np.array_equal(first.level, last.level)
+    for size in sizes:
+        assert np.array_equal(resample_object(first, size, 0), resample_object(Pyramid.of(premultiply(straight)), size, 0))
+    with pytest.raises(ValueError, match="upright objects of band"):
+        resample_object(first, (w // 4, h // 4), 0)
+
+
+@pytest.mark.parametrize("size,angle", [((60, 60), 0), ((150, 150), 0), ((40, 40), 0), ((90, 90), 90)])
+def test_an_opaque_cutout_stays_opaque_to_its_edges(size, angle) -> None:
+    """The low-pass renormalises its taps at the cut-out's edges, as Pillow does: a solid
+    square scaled down stays solid, its border pixels included."""
+    solid = np.full((400, 400, 4), 255, np.uint8)
+    out = resample_object(Pyramid.of(premultiply(solid)), size, angle)
+    assert out.shape[:2] == size[::-1] and (out[..., 3] >= 254).all(), out[..., 3].min()
