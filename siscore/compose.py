@@ -81,7 +81,7 @@ _MIN_LEVEL_SIDE = 16
 # resampling starts from the smallest pyramid level this many times the target (or more):
 # upright, a bicubic resize follows; rotated, the low-passed level is shared by every angle
 # and a bilinear warp follows, accurate only for content below half the level's Nyquist
-GAP = 1.5
+GAP = 2.0
 GAP_ROTATED = 2.0
 # the [-e, 1 + 2e, -e] boost folded into the low-pass before a bilinear warp: it offsets
 # the blur of bilinear interpolation at half the Nyquist frequency (sinc^2(1/4) = 0.81)
@@ -98,11 +98,13 @@ GAP_SMALL = 2.0
 
 @dataclass(frozen=True)
 class Pyramid:
-    """A premultiplied RGBA cut-out and its Lanczos halvings (Pillow, antialiased), built
-    once per source, with a level at 1/sqrt(2) between each two halvings, made from the
-    halving above when first needed (so the remaining low-pass runs on a level 1.5-2.1,
-    not 1.5-3, times the target). Resampling starts from the smallest level at least 1.5
-    times the target, so its cost follows the target's size, not the source's."""
+    """A premultiplied RGBA cut-out and its halvings (2x2 box averages, OpenCV's
+    ``INTER_AREA``), built once per source, with a level at 1/sqrt(2) between each two
+    halvings (Lanczos, Pillow), made from the halving above when first needed (so the
+    remaining low-pass runs on a level 2-2.8, not 2-4, times the target). Resampling
+    starts from the smallest level at least ``GAP`` (2) times the target, far enough for
+    the boxes' blur to stay above the target's band: its cost follows the target's size,
+    not the source's."""
 
     levels: tuple[np.ndarray, ...]
     _between: dict[int, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
@@ -114,10 +116,12 @@ class Pyramid:
             source = Image.fromarray(source, "RGBa")
         if source.mode != "RGBa":
             raise ValueError(f"resampling needs a premultiplied RGBa image, got {source.mode}")
-        levels, image = [np.asarray(source)], source
-        while min(image.size) >= 2 * _MIN_LEVEL_SIDE:
-            image = image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
-            levels.append(np.asarray(image))
+        level = np.asarray(source)
+        levels = [level]
+        while min(level.shape[:2]) >= 2 * _MIN_LEVEL_SIDE:
+            level = cv2.resize(level, (level.shape[1] // 2, level.shape[0] // 2), interpolation=cv2.INTER_AREA)
+            level.setflags(write=False)
+            levels.append(level)
         return cls(tuple(levels))
 
     @property

@@ -60,13 +60,13 @@ def test_prepared_level_is_shared_by_every_angle_of_a_size() -> None:
 def test_pyramid_levels_halve_until_small_with_a_level_between() -> None:
     pyramid = Pyramid.of(premultiply(np.zeros((300, 200, 4), np.uint8)))
     assert [lv.shape[:2] for lv in pyramid.levels] == [(300, 200), (150, 100), (75, 50), (37, 25)]
-    assert pyramid.level_for(60, 90).shape[:2] == (150, 100)  # the smallest >= 1.5x the target
-    assert pyramid.level_for(40, 60).shape[:2] == (106, 71)  # made from the halving above when needed
-    assert pyramid.level_for(40, 60) is pyramid.level_for(40, 60)
-    assert pyramid.level_for(90, 120).shape[:2] == (212, 141)
+    assert pyramid.level_for(40, 60).shape[:2] == (150, 100)  # the smallest >= 2x the target
+    assert pyramid.level_for(30, 45).shape[:2] == (106, 71)  # made from the halving above when needed
+    assert pyramid.level_for(30, 45) is pyramid.level_for(30, 45)
+    assert pyramid.level_for(60, 90).shape[:2] == (212, 141)
     assert pyramid.level_for(300, 400) is pyramid.levels[0]  # enlarging starts from the source
     assert pyramid.level_for(1, 1).shape[:2] == (37, 25)
-    assert pyramid.level_for(40, 60, between=False).shape[:2] == (150, 100)
+    assert pyramid.level_for(30, 45, between=False).shape[:2] == (150, 100)
     assert pyramid.level_for(1, 1, between=False).shape[:2] == (37, 25)
 
 
