@@ -33,7 +33,14 @@ from siscore.compose import CROP_MODES, encode
 from siscore.factors import MAX_IMAGES, SUBSETS, ConfigError, Grid
 from siscore.interventions.registry import install_snapshot, registry_snapshot
 from siscore.labels import LabelMapError, load_label_map
-from siscore.parallel import check_scheduler, connected, is_parallel, run_tasks, worker_state
+from siscore.parallel import (
+    check_scheduler,
+    connected,
+    is_parallel,
+    run_tasks,
+    warming,
+    worker_state,
+)
 from siscore.plan import Chunking, Plan
 from siscore.progress import progress_bar
 from siscore.render import Renderer
@@ -278,27 +285,29 @@ def build(
     if crop not in CROP_MODES:
         raise ConfigError(f"choose one of {', '.join(CROP_MODES)}", param="crop", value=crop, option="--bg-crop")
     shard_ = _parse_shard(shard)
-    plan, skipped = make_plan(
-        grid, foregrounds=foregrounds, backgrounds=backgrounds, seed=seed,
-        bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct, label_map=label_map,
-    )
-    if plan.size > max_images:
-        raise ConfigError(
-            f"the plan has {plan.size:,} images ({plan.size // len(plan.pairs):,} grid cells x "
-            f"{len(plan.pairs)} foreground/background pairs), more than this limit; raise it to "
-            "build such a dataset", param="max_images", value=max_images)
-    if dry_run:  # counted per geometry, not per image: instant for any allowed plan
-        kept, per_class = plan.kept_counts()
-        return BuildResult(Path(out), plan.size, kept, plan.size - kept, skipped_assets=skipped,
-                           per_class=per_class)
-    chunking = Chunking.for_plan(plan)
-    n_chunks = len(chunking)
-    kept_per_chunk = [0] * n_chunks
-    per_class: Counter[str] = Counter()
-    for item in plan.items():
-        if plan.is_kept(item):
-            kept_per_chunk[chunking.task_of(item.image_id)] += 1
-            per_class[plan.label(item)] += 1
+    # the worker processes start while the assets are scanned and the plan counted
+    with warming(1 if dry_run else jobs, scheduler, ("siscore.build",)):
+        plan, skipped = make_plan(
+            grid, foregrounds=foregrounds, backgrounds=backgrounds, seed=seed,
+            bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct, label_map=label_map,
+        )
+        if plan.size > max_images:
+            raise ConfigError(
+                f"the plan has {plan.size:,} images ({plan.size // len(plan.pairs):,} grid cells x "
+                f"{len(plan.pairs)} foreground/background pairs), more than this limit; raise it to "
+                "build such a dataset", param="max_images", value=max_images)
+        if dry_run:  # counted per geometry, not per image: instant for any allowed plan
+            kept, per_class = plan.kept_counts()
+            return BuildResult(Path(out), plan.size, kept, plan.size - kept, skipped_assets=skipped,
+                               per_class=per_class)
+        chunking = Chunking.for_plan(plan)
+        n_chunks = len(chunking)
+        kept_per_chunk = [0] * n_chunks
+        per_class: Counter[str] = Counter()
+        for item in plan.items():
+            if plan.is_kept(item):
+                kept_per_chunk[chunking.task_of(item.image_id)] += 1
+                per_class[plan.label(item)] += 1
     kept = sum(kept_per_chunk)
     result = BuildResult(Path(out), plan.size, kept, plan.size - kept, skipped_assets=skipped,
                          per_class=dict(sorted(per_class.items())))

@@ -103,6 +103,36 @@ def is_parallel(jobs: int, scheduler: Any, n_tasks: int) -> bool:
     return n_tasks > 0 and (scheduler is not None or (jobs > 1 and n_tasks > 1))
 
 
+def _import(modules: Sequence[str]) -> None:
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
+
+
+def _warm(jobs: int, modules: Sequence[str]) -> None:
+    from joblib import Parallel, delayed, parallel_config
+
+    with contextlib.suppress(Exception), parallel_config(backend="loky"):  # the run reports errors
+        Parallel(n_jobs=jobs, batch_size=1)(delayed(_import)(modules) for _ in range(jobs))
+
+
+@contextlib.contextmanager
+def warming(jobs: int, scheduler: Any = None, modules: Sequence[str] = ()) -> Iterator[None]:
+    """Start the local worker processes, importing ``modules``, in the background while the
+    caller prepares its tasks (scans assets, plans): :func:`run_tasks` then finds them
+    ready. Nothing happens with one job or another scheduler."""
+    if jobs < 2 or (scheduler if scheduler is not None else _DEFAULT.get()[0]) is not None:
+        yield
+        return
+    thread = threading.Thread(target=_warm, args=(jobs, tuple(modules)), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
 # -- the main-module guard ------------------------------------------------------------------
 def _guarded_lines(tree: ast.Module) -> list[tuple[int, int]]:
     spans = []

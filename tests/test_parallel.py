@@ -136,13 +136,19 @@ def test_killed_client_resumes_to_identical_bytes(library, tmp_path, tmp_path_fa
 def test_worker_that_cannot_import_an_intervention(library, client, tmp_path, monkeypatch) -> None:  # noqa: F811
     """The module is importable here but not on the (already started) Dask workers."""
     (tmp_path / "only_here.py").write_text(textwrap.dedent('''
+        import os
+
         import siscore
+
+        if "ONLY_HERE" not in os.environ:  # workers get the caller's sys.path: fail otherwise
+            raise ImportError("only_here is not installed on this machine")
 
         @siscore.intervention("only_here_tint", stage="composite", value_type=int)
         def tint(image, value, rng):
             return image
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("ONLY_HERE", "1")  # the workers, started before, lack it
     import importlib
 
     importlib.import_module("only_here")
