@@ -195,3 +195,51 @@ def test_config_file_and_resolution_override(library, tmp_path) -> None:
     assert all(float(r["pct_inside_image"]) >= 0.5 for r in rows)
     spec = json.loads((out / "dataset.json").read_text())["spec"]
     assert spec["seed"] == 7 and spec["min_pct_inside"] == 0.5
+
+
+def test_a_task_holds_one_foreground_and_tasks_are_enough_to_share(library) -> None:
+    """Every cut-out is decoded and resampled by one task (one worker), split over cells only
+    to give the workers at least 32 tasks, none above 1,024 images."""
+    from siscore.build import make_plan
+    from siscore.plan import Chunking
+
+    for subset in ("location", "size", "rotation"):
+        plan, _ = make_plan(SUBSETS[subset].grid, foregrounds=library[0], backgrounds=library[1])
+        chunking = Chunking.for_plan(plan)
+        seen: set[int] = set()
+        for task in range(len(chunking)):
+            ids = list(chunking.ids(task))
+            assert ids == sorted(ids) and 0 < len(ids) <= Chunking.MAX_TASK_IMAGES
+            fgs = {plan.item(i).fg_index for i in ids}
+            assert len(fgs) == 1, (subset, task, fgs)
+            assert all(chunking.task_of(i) == task for i in ids)
+            seen.update(ids)
+        assert seen == set(range(plan.size))
+        n_fg = len(plan.foregrounds)
+        assert len(chunking) >= min(Chunking.MIN_TASKS, chunking.n_cells * n_fg)
+
+
+def test_image_writes_leave_nothing_behind_and_get_normal_permissions(tmp_path) -> None:
+    """(A full disk half-way through a write: tests/test_build_hardening.py.)"""
+    import os
+    import threading
+
+    from siscore.write import atomic_write
+
+    tmp_dir = tmp_path / "tmp"
+    tmp_dir.mkdir()
+    target = tmp_path / "a.jpg"
+    atomic_write(target, b"x" * 1000, tmp_dir)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert target.read_bytes() == b"x" * 1000 and (target.stat().st_mode & 0o777) == 0o666 & ~umask
+    assert list(tmp_dir.iterdir()) == []
+
+    # threads of one process writing at once never share a temporary name
+    threads = [threading.Thread(target=atomic_write, args=(tmp_path / f"t{i}.jpg", bytes([i]) * 5000, tmp_dir))
+               for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all((tmp_path / f"t{i}.jpg").read_bytes() == bytes([i]) * 5000 for i in range(8))
