@@ -181,7 +181,8 @@ def lanczos_taps(scale: float, lobes: int = 3, emphasis: float = 0.0) -> np.ndar
 
 def _edge_weights(n: int, taps: np.ndarray) -> np.ndarray:
     """Per position along an axis of ``n`` pixels, the sum of the taps that fall inside."""
-    return np.convolve(np.ones(n, np.float32), taps, mode="same").astype(np.float32)
+    start = (len(taps) - 1) // 2  # the n central values ("same" would give max(n, len(taps)))
+    return np.convolve(np.ones(n, np.float32), taps)[start : start + n].astype(np.float32)
 
 
 def _to_u8(arr: np.ndarray) -> np.ndarray:

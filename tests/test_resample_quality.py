@@ -92,3 +92,16 @@ def test_an_opaque_cutout_stays_opaque_to_its_edges(size, angle) -> None:
     solid = np.full((400, 400, 4), 255, np.uint8)
     out = resample_object(Pyramid.of(premultiply(solid)), size, angle)
     assert out.shape[:2] == size[::-1] and (out[..., 3] >= 254).all(), out[..., 3].min()
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (1, 200), (200, 1), (17, 33), (300, 40)])
+def test_tiny_and_thin_cutouts_resample_at_any_size_and_angle(shape) -> None:
+    """Levels smaller than the low-pass's taps (a 3 px cut-out shrunk, a 1 px line) work too,
+    and colour never exceeds alpha."""
+    rng = np.random.default_rng(0)
+    pyramid = Pyramid.of(premultiply(rng.integers(0, 256, (*shape, 4), dtype=np.uint8)))
+    for size in [(1, 1), (2, 5), (40, 7), (65, 80), (100, 300), (500, 20)]:
+        for angle in (0, 90, 21, 301):
+            out = resample_object(pyramid, size, angle)
+            assert out.dtype == np.uint8 and out.shape[2] == 4
+            assert (out[..., :3] <= out[..., 3:4]).all(), (shape, size, angle)
