@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -63,37 +62,46 @@ def safe_name(text: str, fallback: str = "x") -> str:
     return name or fallback
 
 
-def temp_beside(path: Path, folder: Path | None = None) -> Path:
-    """An empty temporary file for ``path`` in ``folder`` (default: beside it), named
-    ``.<name>.<random>.tmp``: unique across processes, threads and machines sharing the
-    folder, with the permissions a new file gets (not mkstemp's 0600)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder or path.parent)
-    os.close(fd)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return Path(tmp)
+_TOKEN = ""
 
 
-_TOKEN: tuple[int, str] = (0, "")
-
-
-def _process_token() -> str:
-    """``<pid>-<random>``, drawn once per process (again after a fork): with the file name and
-    the thread, the temporary names of :func:`atomic_write` are unique across processes,
-    threads and machines."""
+def _new_token() -> None:
+    """This process's ``<pid>-<random>`` (drawn again in a forked child)."""
     global _TOKEN
-    if _TOKEN[0] != os.getpid():
-        _TOKEN = (os.getpid(), f"{os.getpid()}-{os.urandom(6).hex()}")
-    return _TOKEN[1]
+    _TOKEN = f"{os.getpid()}-{os.urandom(6).hex()}"
+
+
+_new_token()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_token)
+
+
+def _temp_path(path: Path, folder: Path | None = None) -> str:
+    """``<folder>/.<name>.<pid>-<random>-<thread>.tmp`` (folder: beside ``path``): unique
+    across processes, threads and machines sharing the folder, for one file at a time."""
+    name = f".{path.name}.{_TOKEN}-{threading.get_ident():x}.tmp"
+    return os.path.join(folder if folder is not None else path.parent, name)
+
+
+def _create(tmp: str) -> int:
+    """Create ``tmp`` (it must not exist) with the permissions a new file gets."""
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+
+
+def temp_beside(path: Path, folder: Path | None = None) -> Path:
+    """An empty temporary file for ``path`` in ``folder`` (default: beside it), named as
+    :func:`atomic_write` names its own."""
+    tmp = _temp_path(path, folder)
+    os.close(_create(tmp))
+    return Path(tmp)
 
 
 def atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
     """Write ``data`` to ``path`` through a unique temporary file in ``tmp_dir`` and a
     rename; a failed write (disk full) removes the temporary file. Four system calls
     (open, write, close, rename): it runs once per image."""
-    tmp = os.path.join(tmp_dir, f".{path.name}.{_process_token()}-{threading.get_ident():x}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    tmp = _temp_path(path, tmp_dir)
+    fd = _create(tmp)
     try:
         try:
             view = memoryview(data)
