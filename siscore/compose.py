@@ -90,10 +90,9 @@ EMPH = 0.117
 # low-passed level (the size subset's 100 sizes need about 27 per object)
 BANDS = 8
 # upright objects of at most SMALL pixels a side are resampled alone, in one antialiased
-# Lanczos resize (Pillow) from a level at least GAP_SMALL times larger: cheap at that size,
-# and it keeps their few edge pixels (a large share of their alpha) exact
+# Lanczos resize (Pillow) from a level at least GAP times larger: cheap at that size, and
+# it keeps their few edge pixels (a large share of their alpha) exact
 SMALL = 64
-GAP_SMALL = 2.0
 
 
 @dataclass(frozen=True)
@@ -234,16 +233,17 @@ class Prepared:
     """
 
     level: np.ndarray
-    key: tuple[bool, int | tuple[int, int]]
+    key: tuple[str, int | tuple[int, int]]
 
     @staticmethod
-    def key_for(size: tuple[int, int], angle: float) -> tuple[bool, int | tuple[int, int]]:
-        """``(rotated, band or size)``: objects with the same key share a prepared level."""
-        if _is_upright(angle):
-            if max(size) <= SMALL:
-                return False, (int(size[0]), int(size[1]))
-            return False, math.floor(BANDS * math.log2(max(size)))
-        return True, (int(size[0]), int(size[1]))
+    def key_for(size: tuple[int, int], angle: float) -> tuple[str, int | tuple[int, int]]:
+        """``("band", band)``, ``("small", size)`` or ``("rotated", size)``: objects with
+        the same key share a prepared level."""
+        if not _is_upright(angle):
+            return "rotated", (int(size[0]), int(size[1]))
+        if max(size) <= SMALL:
+            return "small", (int(size[0]), int(size[1]))
+        return "band", math.floor(BANDS * math.log2(max(size)))
 
     @property
     def nbytes(self) -> int:
@@ -259,14 +259,14 @@ def prepare(source: Image.Image | Pyramid, size: tuple[int, int], angle: float) 
     shared by every object with the same :meth:`Prepared.key_for`, and the same whichever
     of them asks first."""
     pyramid = source if isinstance(source, Pyramid) else Pyramid.of(source)
-    key = Prepared.key_for(size, angle)
-    if not key[0] and not isinstance(key[1], int):  # small: Pillow's Lanczos, straight to the size
+    kind, of = key = Prepared.key_for(size, angle)
+    if kind == "small":  # Pillow's Lanczos, straight to the size
         w, h = size
-        level = Image.fromarray(pyramid.level_for(w, h, GAP_SMALL), "RGBa")
+        level = Image.fromarray(pyramid.level_for(w, h), "RGBa")
         filtered = _clip_premultiplied(np.asarray(level.resize((w, h), Image.Resampling.LANCZOS)))
-    elif not key[0]:  # upright: low-passed for the band's centre, from a level fitting the whole band
+    elif kind == "band":  # low-passed for the band's centre, from a level fitting the whole band
         sw, sh = pyramid.size
-        scale = 2 ** ((key[1] + 0.5) / BANDS) / max(sw, sh)
+        scale = 2 ** ((of + 0.5) / BANDS) / max(sw, sh)
         w, h = sw * scale, sh * scale
         level = pyramid.level_for(math.ceil(w), math.ceil(h), GAP * 2 ** (0.5 / BANDS))
         filtered = _lowpass(level, level.shape[1] / w, level.shape[0] / h)
@@ -299,12 +299,13 @@ def resample_object(source: Image.Image | Pyramid | Prepared, size: tuple[int, i
     key = Prepared.key_for(size, angle)
     prep = source if isinstance(source, Prepared) else prepare(source, size, angle)
     if prep.key != key:
-        raise ValueError(f"this prepared level serves {'rotated' if prep.key[0] else 'upright'} "
-                         f"objects of {'band' if not prep.key[0] else 'size'} {prep.key[1]}, "
-                         f"not size {tuple(size)} at angle {angle}")
+        kind, of = prep.key
+        serves = f"upright objects of band {of}" if kind == "band" else \
+            f"{'rotated' if kind == 'rotated' else 'upright'} objects of size {of}"
+        raise ValueError(f"this prepared level serves {serves}, not size {tuple(size)} at angle {angle}")
     w, h = size
     level = prep.level
-    if not key[0]:
+    if key[0] != "rotated":
         out = level if level.shape[:2] == (h, w) else _clip_premultiplied(
             cv2.resize(level, (w, h), interpolation=cv2.INTER_CUBIC))
         return cv2.rotate(out, _ROTATE_90S[int(angle)]) if angle else out

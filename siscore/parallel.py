@@ -122,7 +122,7 @@ def warming(jobs: int, scheduler: Any = None, modules: Sequence[str] = ()) -> It
     """Start the local worker processes, importing ``modules``, in the background while the
     caller prepares its tasks (scans assets, plans): :func:`run_tasks` then finds them
     ready. Nothing happens with one job or another scheduler."""
-    if jobs < 2 or (scheduler if scheduler is not None else _DEFAULT.get()[0]) is not None:
+    if jobs < 2 or _current(scheduler, "")[0] is not None:
         yield
         return
     thread = threading.Thread(target=_warm, args=(jobs, tuple(modules)), daemon=True)
