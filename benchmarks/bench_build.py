@@ -253,15 +253,16 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {subset:9s} {n:6d} images {res[0]}x{res[1]}: build {seconds:6.2f} s "
                   f"({n / seconds:5.0f} img/s), floor {floor:6.2f} s ({n / floor:5.0f} img/s), "
                   f"ratio {seconds / floor:4.2f}x", flush=True)
+    on_samples = [s for s in args.subsets.split(",") if s in ("size", "rotation")]
     if args.original:
         print("per core, on the 9 samples: the original generator's pipeline (1 process) vs build (1 job)")
-        for subset in [s for s in args.subsets.split(",") if s in ("size", "rotation")]:
+        for subset in on_samples:
             original, ours, n = per_core(subset, fg, bg)
             print(f"  {subset:9s} {n:6d} images: original {original:6.2f} s ({n / original:5.0f} img/s), "
                   f"siscore {ours:6.2f} s ({n / ours:5.0f} img/s), {original / ours:4.1f}x faster", flush=True)
     if args.on_the_fly:
         print("on the fly (siscore evaluate's RenderedDataset, 1 process, no model), on the 9 samples")
-        for subset in [s for s in args.subsets.split(",") if s in ("size", "rotation")]:
+        for subset in on_samples:
             jpg, raw, n = on_the_fly(subset, fg, bg)
             print(f"  {subset:9s} {n:6d} images: {jpg:5.0f} img/s with the JPEG round trip, "
                   f"{raw:5.0f} img/s raw pixels", flush=True)

@@ -21,19 +21,13 @@ from siscore import ConfigError, Grid, build
 from siscore.cli import main
 from siscore.errors import ParamError
 from siscore.write import OutputDir
+from tests import test_bad_inputs
 from tests.test_build import library  # noqa: F401 - fixture re-used
 
 REPO = Path(__file__).resolve().parents[1]
-GRID = Grid(location=[(0.5, 0.5)], area=[0.2], resolution=[(64, 64)])
+GRID = test_bad_inputs.GRID
 GRID4 = Grid(area=[0.1, 0.15, 0.2, 0.25], resolution=[(64, 64)])  # 2 tasks: a shard leaves work
-
-
-@pytest.fixture()
-def lib(library, tmp_path) -> tuple[Path, Path]:  # noqa: F811
-    fg, bg = library
-    shutil.copytree(fg, tmp_path / "fg")
-    shutil.copytree(bg, tmp_path / "bg")
-    return tmp_path / "fg", tmp_path / "bg"
+lib = test_bad_inputs.lib  # the writable copy of the small library (a fixture)
 
 
 def invoke(*args: str):

@@ -72,6 +72,25 @@ def test_cli_local_cluster_equals_local_processes(library, tmp_path) -> None:  #
     assert digests[0] == digests[1] == digests[2]
 
 
+def _build_until_images(grid, out: Path, fg: Path, bg: Path, n: int = 100, **options):
+    """Start ``build`` in a thread; return (thread, outcome) once ``n`` images are on disk
+    (or after 60 s). ``outcome`` gets the result, or the exception."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = build(grid, out, foregrounds=fg, backgrounds=bg, progress=False, **options)
+        except BaseException as exc:  # reported by the caller's assertion
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sum(1 for _ in out.glob("*/*.jpg")) < n:
+        time.sleep(0.01)
+    return thread, outcome
+
+
 def _worker_pids(client) -> list[int]:
     return list(client.run(os.getpid).values())
 
@@ -84,20 +103,7 @@ def test_worker_killed_mid_build_is_survived(library, client, tmp_path, tmp_path
     cfg.write_text(MEDIUM_TOML)
     grid = load_config(cfg)[0]
     out = tmp_path / "ds"
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = build(grid, out, foregrounds=fg, backgrounds=bg, scheduler=client,
-                                      progress=False)
-        except BaseException as exc:  # reported by the assertion below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and sum(1 for _ in out.glob("*/*.jpg")) < 100:
-        time.sleep(0.01)
+    thread, outcome = _build_until_images(grid, out, fg, bg, scheduler=client)
     victim = _worker_pids(client)[0]
     assert not (out / "metadata.csv").exists(), "the build finished before a worker could be killed"
     os.kill(victim, signal.SIGKILL)
@@ -273,19 +279,7 @@ def test_local_worker_killed_mid_build_is_survived(library, tmp_path, tmp_path_f
     cfg.write_text(MEDIUM_TOML)
     grid = load_config(cfg)[0]
     out = tmp_path / "ds"
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = build(grid, out, foregrounds=fg, backgrounds=bg, jobs=2, progress=False)
-        except BaseException as exc:  # reported by the assertion below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and sum(1 for _ in out.glob("*/*.jpg")) < 100:
-        time.sleep(0.01)
+    thread, outcome = _build_until_images(grid, out, fg, bg, jobs=2)
     workers = _loky_workers()
     assert workers, "no worker process found"
     assert not (out / "metadata.csv").exists(), "the build finished before a worker could be killed"
