@@ -29,7 +29,7 @@ from typing import Any
 
 from siscore import __version__, wds
 from siscore.assets import Skipped, embedded_assets, scan_backgrounds, scan_foregrounds
-from siscore.compose import CROP_MODES, encode
+from siscore.compose import CROP_MODES
 from siscore.factors import MAX_IMAGES, SUBSETS, ConfigError, Grid
 from siscore.interventions.registry import install_snapshot, registry_snapshot
 from siscore.labels import LabelMapError, load_label_map
@@ -115,7 +115,10 @@ def _worker(job: _Job) -> dict[str, Any]:
     if mp.current_process().name != "MainProcess" or mp.parent_process() is not None:
         import cv2
 
+        from siscore import allocator
+
         cv2.setNumThreads(1)  # one process per core already
+        allocator.tune()
     return {"out": OutputDir(job.out), "block": None,
             "renderer": Renderer(job.plan, crop=job.crop, cache_mb=job.cache_mb)}
 
@@ -137,12 +140,12 @@ def _render_chunk(job: _Job, chunk: int) -> tuple[int, int, int]:
         if not plan.is_kept(item):
             continue
         path = out.image_path(plan.label(item), item.image_id, fmt)
-        exists = path.exists()
-        image, visible, records = renderer.render(item, pixels=not exists)
-        if exists:
+        if path.exists():
+            _, visible, records = renderer.render(item, pixels=False)
             reused += 1
         else:
-            atomic_write(path, encode(image, fmt, quality), out.tmp)
+            data, visible, records = renderer.encode(item, fmt, quality)
+            atomic_write(path, data, out.tmp)
             rendered += 1
         rows.append(plan.metadata_row(item, visible, records))
     out.write_part(chunk, rows)
@@ -157,11 +160,11 @@ def _render_shard(job: _Job, chunk: int, renderer: Renderer, out: OutputDir) -> 
         item = plan.item(image_id)
         if not plan.is_kept(item):
             continue
-        image, visible, records = renderer.render(item)
+        data, visible, records = renderer.encode(item, "jpg", job.quality)
         row = plan.metadata_row(item, visible, records)
         rows.append(row)
         fg = plan.foregrounds[item.fg_index]
-        samples.append((item.image_id, encode(image, "jpg", job.quality),
+        samples.append((item.image_id, data,
                         wds.sample_json(header, row, fg.label, fg.imagenet)))
     wds.write_shard(out.root, chunk, wds.shard_bytes(samples), out.tmp)
     out.write_part(chunk, rows)

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from siscore import jpeg
 from siscore.geometry import rotation_matrix
 
 CropMode = Literal["topleft", "center", "saliency"]
@@ -73,7 +74,7 @@ def unpremultiply(obj: np.ndarray) -> np.ndarray:
 
 def _clip_premultiplied(arr: np.ndarray) -> np.ndarray:
     """Keep colour <= alpha (cubic and Lanczos overshoot can break premultiplication)."""
-    return cv2.min(arr, cv2.cvtColor(np.ascontiguousarray(arr[..., 3]), cv2.COLOR_GRAY2RGBA))
+    return cv2.min(arr, cv2.cvtColor(cv2.extractChannel(arr, 3), cv2.COLOR_GRAY2RGBA))
 
 
 _ROTATE_90S = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
@@ -320,12 +321,14 @@ def resample_object(source: Image.Image | Pyramid | Prepared, size: tuple[int, i
 
 @dataclass(frozen=True)
 class Sprite:
-    """A premultiplied object ready to paste: colour, 255 - alpha (3 channels), alpha."""
+    """A premultiplied object ready to paste: colour, 255 - alpha (3 channels), alpha, the
+    alpha's total and the box (left, top, right, bottom) of its non-zero pixels."""
 
     rgb: np.ndarray
     inv_alpha: np.ndarray
     alpha: np.ndarray
     alpha_total: int
+    box: tuple[int, int, int, int]
 
     @classmethod
     def from_premultiplied(cls, obj: np.ndarray) -> Sprite:
@@ -333,7 +336,8 @@ class Sprite:
         alpha = cv2.extractChannel(obj, 3)
         inv = cv2.cvtColor(cv2.bitwise_not(alpha), cv2.COLOR_GRAY2RGB)
         rgb = cv2.cvtColor(obj, cv2.COLOR_RGBA2RGB)
-        sprite = cls(rgb, inv, alpha, int(cv2.sumElems(alpha)[0]))
+        x, y, w, h = cv2.boundingRect(alpha)
+        sprite = cls(rgb, inv, alpha, int(cv2.sumElems(alpha)[0]), (x, y, x + w, y + h))
         for arr in (sprite.rgb, sprite.inv_alpha, sprite.alpha):
             arr.setflags(write=False)
         return sprite
@@ -411,13 +415,12 @@ def alpha_mass_visible(alpha: np.ndarray, box: tuple[int, int, int, int],
 
 
 def encode(image: np.ndarray, fmt: str = "jpg", quality: int = 75) -> bytes:
-    """Encode an RGB array as JPEG (Pillow, ``quality``) or PNG bytes."""
-    buf = io.BytesIO()
-    pil = Image.fromarray(image)
+    """Encode an RGB array as JPEG (Pillow, ``quality``, restart markers between the tiles
+    of :mod:`siscore.jpeg`) or PNG bytes."""
     if fmt == "jpg":
-        pil.save(buf, format="JPEG", quality=quality)
-    elif fmt == "png":
-        pil.save(buf, format="PNG", compress_level=3)
-    else:
+        return jpeg.encode(image, quality)
+    if fmt != "png":
         raise ValueError(f"unknown image format {fmt!r}; choose jpg or png")
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", compress_level=3)
     return buf.getvalue()

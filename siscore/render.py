@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from siscore import compose
+from siscore import compose, jpeg
 from siscore.assets import load_background, load_foreground
 from siscore.geometry import visible_box
 from siscore.interventions.registry import get_intervention
@@ -70,6 +70,7 @@ class Renderer:
         self.sources = ByteLRU(budget // 4)
         self.prepared = ByteLRU(budget // 8)
         self.objects = ByteLRU(budget * 3 // 8)
+        self.coded = ByteLRU(budget // 16)
         self._stages = {
             stage: [f for f in plan.grid.interventions if f.stage == stage]
             for stage in ("foreground", "background", "paste", "composite")
@@ -89,6 +90,12 @@ class Renderer:
             return arr
 
         return self.backgrounds.get((bg_index, resolution), make, _array_bytes)
+
+    def coded_background(self, bg_index: int, resolution: tuple[int, int], quality: int) -> jpeg.Tiled:
+        """The background's JPEG, in tiles to splice objects into."""
+        return self.coded.get((bg_index, resolution, quality),
+                              lambda: jpeg.Tiled.of(self.background(bg_index, resolution), quality),
+                              lambda tiled: tiled.nbytes)
 
     def source(self, fg_index: int) -> compose.Pyramid:
         """A decoded cut-out, premultiplied, with its box reductions."""
@@ -160,9 +167,9 @@ class Renderer:
         bg = self.plan.backgrounds[item.bg_index]
         return f"image {item.image_id} (foreground {fg.key}, background {bg.name})"
 
-    def render(self, item: Item, pixels: bool = True) -> tuple[np.ndarray | None, float, dict[str, Any]]:
-        """The finished RGB image (None if ``pixels`` is False), ``pct_object_visible`` and the
-        records reported by interventions."""
+    def _placed(self, item: Item) -> tuple[compose.Sprite, float, np.random.Generator | None, dict[str, Any]]:
+        """The object to paste (after foreground-stage interventions), ``pct_object_visible``,
+        the item's random generator (None without interventions) and the records so far."""
         p = item.placement
         obj = self.object(item.fg_index, p.size, item.values["rotation"])
         needs_rng = any(self._stages.values())
@@ -177,8 +184,15 @@ class Renderer:
         res_w, res_h = item.resolution
         box = visible_box(x0, y0, w, h, res_w, res_h)
         visible = 1.0 if box == (0, 0, w, h) else compose.alpha_mass_visible(obj.alpha, box, obj.alpha_total)
+        return obj, visible, rng, records
+
+    def render(self, item: Item, pixels: bool = True) -> tuple[np.ndarray | None, float, dict[str, Any]]:
+        """The finished RGB image (None if ``pixels`` is False), ``pct_object_visible`` and the
+        records reported by interventions."""
+        obj, visible, rng, records = self._placed(item)
         if not pixels and not self._stages["paste"]:
             return None, visible, records
+        x0, y0 = item.placement.top_left
         bg = self.background(item.bg_index, item.resolution)
         if self._stages["background"]:
             bg = self._apply("background", bg, item, rng, records)
@@ -191,3 +205,23 @@ class Renderer:
         if self._stages["composite"]:
             image = self._apply("composite", image, item, rng, records)
         return (image if pixels else None), visible, records
+
+    def encode(self, item: Item, fmt: str, quality: int) -> tuple[bytes, float, dict[str, Any]]:
+        """The finished image as ``fmt`` (``jpg`` or ``png``) bytes, ``pct_object_visible`` and
+        the records: :meth:`render` then :func:`compose.encode`, except that a JPEG whose
+        background only changes under the object (no background-, paste- or composite-stage
+        intervention) encodes only the tiles the object covers (:class:`siscore.jpeg.Tiled`),
+        with the same bytes."""
+        if fmt != "jpg" or any(self._stages[s] for s in ("background", "paste", "composite")):
+            image, visible, records = self.render(item)
+            return compose.encode(image, fmt, quality), visible, records
+        obj, visible, _rng, records = self._placed(item)
+        x0, y0 = item.placement.top_left
+        coded = self.coded_background(item.bg_index, item.resolution, quality)
+        box = obj.box
+        rect = coded.aligned(x0 + box[0], y0 + box[1], x0 + box[2], y0 + box[3])
+        left, top, right, bottom = rect
+        if right <= left or bottom <= top:
+            return coded.data, visible, records
+        patch = self.background(item.bg_index, item.resolution)[top:bottom, left:right]
+        return coded.splice(rect, compose.composite(patch, obj, x0 - left, y0 - top)), visible, records

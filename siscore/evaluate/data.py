@@ -201,14 +201,12 @@ class RenderedDataset(Dataset):
             install_snapshot(self._snapshot)
             self._renderer = Renderer(self.plan, crop=self.crop, cache_mb=self.cache_mb)
         item = self.plan.item(self.image_ids[position])
-        pixels, visible, records = self._renderer.render(item)
-        row = self.plan.metadata_row(item, visible, records)
         if self.fmt == "jpg":
-            from siscore.compose import encode
-
-            with Image.open(io.BytesIO(encode(pixels, "jpg", self.quality))) as img:
-                return img.convert("RGB"), row
-        return Image.fromarray(np.ascontiguousarray(pixels)), row
+            data, visible, records = self._renderer.encode(item, "jpg", self.quality)
+            with Image.open(io.BytesIO(data)) as img:
+                return img.convert("RGB"), self.plan.metadata_row(item, visible, records)
+        pixels, visible, records = self._renderer.render(item)
+        return Image.fromarray(np.ascontiguousarray(pixels)), self.plan.metadata_row(item, visible, records)
 
     def __getitem__(self, position: int) -> tuple[Any, int, str]:
         img, row = self.render(position)
