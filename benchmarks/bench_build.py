@@ -4,10 +4,10 @@ against library size.
 For each subset, renders it with 2 jobs from a library of 60 objects derived from the
 SI-SCORE samples (../shared; ``--library 0`` uses the 9 samples themselves), wall time of
 the whole ``siscore build`` command in a fresh process (interpreter start, asset scan and
-worker start-up included), and, in the same run, JPEG-encodes and
-writes the same images (decoded from the build, not timed) with the same encoder (Pillow,
-quality 75) and 2 workers: the floor. Prints both times and their ratio (target: build
-<= 1.5x floor).
+worker start-up included), and, in the same run, JPEG-encodes (whole) and writes the
+same images (decoded from the build, not timed) with 2 workers at quality 75: the floor.
+Twice: with the build's encoder (libjpeg-turbo through OpenCV) and with Pillow's (the same
+bytes, twice as slow). Prints the times and the ratios (target: build <= 1.5x floor).
 
 Then, on the 9 samples, times the original generator's pipeline (a faithful re-run of
 ``dataset_generator.py``'s per-image work in one process: resize bilinear, rotate bicubic
@@ -42,47 +42,51 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from siscore import allocator, build
+from siscore import allocator, build, jpeg
 from siscore.build import _pool_context
 from siscore.factors import SUBSETS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "si-score-samples"
 
 
-def _jpeg(image: np.ndarray) -> bytes:
-    """Plain Pillow JPEG at quality 75, as the original generator saves (no restart markers:
-    the floor re-encodes every image whole)."""
+def _pillow_jpeg(image: np.ndarray) -> bytes:
+    """Plain Pillow JPEG at quality 75, as the original generator saves."""
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="JPEG", quality=75)
     return buf.getvalue()
 
 
-def _encode_job(args: tuple[list[str], str]) -> float:
+# the build's own encoder (whole images: the same bytes Pillow writes, twice as fast), and Pillow's
+ENCODERS = {"opencv": lambda image: jpeg.encode(image, 75), "pillow": _pillow_jpeg}
+
+
+def _encode_job(args: tuple[list[str], str, str]) -> float:
     """Decode some built images (not timed), then time encoding and writing them again."""
-    paths, folder = args
+    paths, folder, encoder = args
+    encode = ENCODERS[encoder]
     images = [np.asarray(Image.open(p).convert("RGB")) for p in paths]
     t0 = time.perf_counter()
     for i, image in enumerate(images):
         with open(os.path.join(folder, f"{os.getpid()}-{i}.jpg"), "wb") as f:
-            f.write(_jpeg(image))
+            f.write(encode(image))
     return time.perf_counter() - t0
 
 
-def jpeg_floor(dataset: Path, jobs: int) -> float:
-    """Seconds to JPEG-encode and write the images of a built dataset with ``jobs`` workers
-    (same encoder and quality): the sum of the workers' encoding times divided by ``jobs``,
-    i.e. perfectly balanced, a lower bound."""
+def jpeg_floor(dataset: Path, jobs: int, encoder: str = "opencv") -> float:
+    """Seconds to JPEG-encode (whole, with ``encoder``, quality 75) and write the images of a
+    built dataset with ``jobs`` workers: the sum of the workers' encoding times divided by
+    ``jobs``, i.e. perfectly balanced, a lower bound."""
     paths = sorted(str(p) for p in dataset.glob("*/*.jpg"))
     per = 128
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        tasks = [(paths[s : s + per], tmp) for s in range(0, len(paths), per)]
+        tasks = [(paths[s : s + per], tmp, encoder) for s in range(0, len(paths), per)]
         with _pool_context().Pool(jobs) as pool:  # the build's own kind of worker pool
             return sum(pool.map(_encode_job, tasks, chunksize=1)) / jobs
 
 
-def time_build(subset: str, fg: Path, bg: Path, jobs: int) -> tuple[float, int, float]:
+def time_build(subset: str, fg: Path, bg: Path, jobs: int) -> tuple[float, int, dict[str, float]]:
     """(seconds of the whole ``siscore build`` command, images written, floor seconds for
-    the same images). The command runs in a fresh process, as a user runs it: interpreter
+    the same images per encoder). The command runs in a fresh process, as a user runs it: interpreter
     start, imports, asset scan and worker start-up included."""
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         out = Path(tmp) / subset
@@ -92,7 +96,7 @@ def time_build(subset: str, fg: Path, bg: Path, jobs: int) -> tuple[float, int, 
         subprocess.run(cmd, check=True)
         seconds = time.perf_counter() - t0
         written = json.loads((out / "dataset.json").read_text())["counts"]["images"]
-        return seconds, written, jpeg_floor(out, jobs)
+        return seconds, written, {encoder: jpeg_floor(out, jobs, encoder) for encoder in ENCODERS}
 
 
 def on_the_fly(subset: str, fg: Path, bg: Path) -> tuple[float, float, int]:
@@ -163,13 +167,23 @@ def original_pipeline(subset: str, fg: Path, bg: Path, out: Path, seed: int = 0)
 
 def per_core(subset: str, fg: Path, bg: Path) -> tuple[float, float, int]:
     """(original pipeline seconds, siscore build seconds with 1 job, images) on ``fg``, in
-    this process, tuned as the ``siscore`` command tunes its own (siscore.allocator)."""
+    this process, tuned as the ``siscore`` command tunes its own (siscore.allocator), both
+    pinned to one CPU with OpenCV on one thread: per core, not per process."""
+    import cv2
+
     allocator.tune()
-    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        original, n = original_pipeline(subset, fg, bg, Path(tmp) / "original")
-        t0 = time.perf_counter()
-        build(subset, Path(tmp) / "siscore", foregrounds=fg, backgrounds=bg, jobs=1, progress=False)
-        return original, time.perf_counter() - t0, n
+    cpus, threads = os.sched_getaffinity(0), cv2.getNumThreads()
+    os.sched_setaffinity(0, {min(cpus)})
+    cv2.setNumThreads(1)
+    try:
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+            original, n = original_pipeline(subset, fg, bg, Path(tmp) / "original")
+            t0 = time.perf_counter()
+            build(subset, Path(tmp) / "siscore", foregrounds=fg, backgrounds=bg, jobs=1, progress=False)
+            return original, time.perf_counter() - t0, n
+    finally:
+        os.sched_setaffinity(0, cpus)
+        cv2.setNumThreads(threads)
 
 
 def make_library(src: Path, dst: Path, n: int) -> None:
@@ -258,11 +272,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"generator vs JPEG floor ({args.jobs} jobs, {os.cpu_count()} cores, "
               f"{args.library or 'the 9 sample'} objects)")
         for subset in args.subsets.split(","):
-            seconds, n, floor = time_build(subset, lib, bg, args.jobs)
+            seconds, n, floors = time_build(subset, lib, bg, args.jobs)
             res = SUBSETS[subset].grid.resolution.values[0]
             print(f"  {subset:9s} {n:6d} images {res[0]}x{res[1]}: build {seconds:6.2f} s "
-                  f"({n / seconds:5.0f} img/s), floor {floor:6.2f} s ({n / floor:5.0f} img/s), "
-                  f"ratio {seconds / floor:4.2f}x", flush=True)
+                  f"({n / seconds:5.0f} img/s); floor with the build's encoder (OpenCV) "
+                  f"{floors['opencv']:6.2f} s, ratio {seconds / floors['opencv']:4.2f}x; "
+                  f"with Pillow's {floors['pillow']:6.2f} s, ratio {seconds / floors['pillow']:4.2f}x",
+                  flush=True)
     on_samples = [s for s in args.subsets.split(",") if s in ("size", "rotation")]
     if args.original:
         print("per core, on the 9 samples: the original generator's pipeline (1 process) vs build (1 job)")

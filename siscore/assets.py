@@ -1,10 +1,10 @@
 """Asset libraries: foreground cut-outs and background photographs.
 
 Foregrounds: ``DIR/<label>/<file>.png`` (RGBA). Backgrounds: a flat folder of
-jpg/png/webp. Every file is checked once when the library is scanned (decoded
-when it has at most :data:`FULL_CHECK_PIXELS` pixels; a larger one has its
-header and chunk checksums read, or a JPEG is decoded at 1/8 scale, so a huge
-image costs neither gigabytes nor seconds). A bad file, a broken symbolic link,
+jpg/png/webp. Every file is checked once when the library is scanned, without
+decoding it all: a PNG's header and chunk checksums are read (and a cut-out's
+first rows decoded, to see that its alpha channel is not empty), a JPEG is
+decoded at 1/8 scale, so even a huge image costs neither gigabytes nor seconds. A bad file, a broken symbolic link,
 a link loop or a folder where a file should be is skipped with a reason (never
 fatal), and the reason is reported in the build summary and in ``dataset.json``.
 """
@@ -202,30 +202,57 @@ def _has_alpha(img: Image.Image) -> bool:
     )
 
 
+TOP_ROWS = 16
+"""A cut-out whose first rows are not all transparent is known not to be empty without
+decoding the rest (extracted cut-outs are cropped to their mask: their first row is)."""
+
+
+def _top_rows_alpha(img: Image.Image) -> bool | None:
+    """Whether the first :data:`TOP_ROWS` rows of a PNG with an alpha channel have a
+    non-transparent pixel (only those rows are decompressed); None when this cannot be told
+    that way (another format or mode, or Pillow refused)."""
+    if img.format != "PNG" or img.mode not in ("RGBA", "LA") or len(img.tile) != 1:
+        return None
+    w, h = img.size
+    try:
+        img.tile = [img.tile[0]._replace(extents=(0, 0, w, min(h, TOP_ROWS)))]
+        img._size = (w, min(h, TOP_ROWS))  # decode the top rows only
+        img.load()
+        return img.getchannel("A").getbbox() is not None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def checked_size(path: str, foreground: bool) -> tuple[int, int]:
     """(width, height) of a usable asset as displayed; ``AssetError`` if it is unusable.
 
-    Decodes images of at most :data:`FULL_CHECK_PIXELS` pixels in full; a larger one is
-    checked from its header and chunk checksums (PNG) or decoded at 1/8 scale (JPEG).
+    Reads the header and checks the whole file without decoding it all: a PNG's chunk
+    checksums (truncation and corruption), a JPEG decoded at 1/8 scale. A cut-out must have
+    an alpha channel that is not empty: its first rows are decoded, and when they are all
+    transparent, the whole image (if it has at most :data:`FULL_CHECK_PIXELS` pixels).
+    Other files (WebP) are decoded in full.
     """
     try:
         with Image.open(path) as img:
             w, h = img.size
-            if w * h > FULL_CHECK_PIXELS:
-                if foreground and not _has_alpha(img):
-                    raise AssetError(f"{path}: no alpha channel (mode {img.mode}); foregrounds must "
-                                     "be RGBA cut-outs with a transparent background")
-                orientation = 1
-                if img.format != "PNG" or "exif" in img.info:  # a PNG's getexif() decodes it
-                    with contextlib.suppress(Exception):
-                        orientation = img.getexif().get(0x0112, 1)
-                if img.format == "JPEG":
-                    img.draft("RGB", (w // 8, h // 8))
-                    img.load()
-                else:  # every chunk's checksum: truncation and corruption, nothing decompressed
-                    with Image.open(path) as fresh:
-                        fresh.verify()
-                return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+            fmt = img.format
+            if foreground and not _has_alpha(img):
+                raise AssetError(f"{path}: no alpha channel (mode {img.mode}); foregrounds must "
+                                 "be RGBA cut-outs with a transparent background")
+            orientation = 1
+            if fmt != "PNG" or "exif" in img.info:  # a PNG's getexif() decodes it
+                with contextlib.suppress(Exception):
+                    orientation = img.getexif().get(0x0112, 1)
+            size = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+            if fmt == "JPEG":
+                img.draft("RGB", (w // 8, h // 8))
+                img.load()
+                return size
+            if fmt == "PNG":
+                with Image.open(path) as fresh:  # every chunk's checksum, nothing decompressed
+                    fresh.verify()
+                if not foreground or _top_rows_alpha(img) or w * h > FULL_CHECK_PIXELS:
+                    return size
     except FileNotFoundError:
         raise AssetError(f"{path}: file not found") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

@@ -76,6 +76,34 @@ def test_foreground_without_alpha_or_with_empty_alpha(lib, tmp_path) -> None:
     assert result.complete and result.kept == 4 * 2
 
 
+def test_scan_reads_little_but_misses_nothing(lib, tmp_path) -> None:
+    """The scan decodes a cut-out's first rows only, yet a flipped byte deep in its data, a
+    cut-out transparent at the top (decoded in full, kept) or empty, and a truncated JPEG
+    background are all told apart, and what the build renders matches."""
+    fg, bg = lib
+    label = sorted(fg.iterdir())[0].name
+    rgba = cutout(lib)
+    top_clear = np.zeros((rgba.shape[0] + 40, rgba.shape[1], 4), np.uint8)
+    top_clear[40:] = rgba  # 40 transparent rows, then the object
+    Image.fromarray(top_clear).save(fg / label / "top_clear.png")
+    clear_then_empty = top_clear.copy()
+    clear_then_empty[..., 3] = 0
+    Image.fromarray(clear_then_empty).save(fg / label / "all_clear.png")
+    data = bytearray((fg / label / "top_clear.png").read_bytes())
+    data[len(data) * 3 // 4] ^= 0xFF  # inside the image data, far below the first rows
+    (fg / label / "flipped.png").write_bytes(bytes(data))
+    photo = next(p for p in sorted(bg.iterdir()) if p.suffix == ".jpg")
+    (bg / "cut.jpg").write_bytes(photo.read_bytes()[: photo.stat().st_size // 2])
+    result = run_build(lib, tmp_path / "ds")
+    reasons = skipped(result)
+    assert "unreadable or truncated" in reasons[f"{label}/flipped.png"]
+    assert "alpha channel is empty" in reasons[f"{label}/all_clear.png"]
+    assert "unreadable or truncated" in reasons["cut.jpg"]
+    assert f"{label}/top_clear.png" not in reasons
+    assert set(reasons) == {f"{label}/flipped.png", f"{label}/all_clear.png", "cut.jpg"}
+    assert result.complete and result.kept == 5 * 2
+
+
 def test_unusual_but_valid_modes_are_converted(lib, tmp_path) -> None:
     fg, bg = lib
     rgba = cutout(lib)

@@ -65,6 +65,16 @@ def test_splice_equals_encoding_the_whole_composite(h, w, quality) -> None:
         assert tiled.splice(rect, patch) == jpeg.encode(full, quality)
 
 
+@pytest.mark.parametrize(("h", "w"), [(512, 512), (333, 500), (9, 7)])
+@pytest.mark.parametrize("quality", [1, 30, 75, 95, 100])
+def test_opencv_writes_the_bytes_pillow_writes(h, w, quality) -> None:
+    image = _photo(h, w, 4)
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality,
+                                restart_marker_blocks=jpeg.restart_blocks(w))
+    assert jpeg.encode(image, quality) == buf.getvalue()
+
+
 def test_tiled_jpeg_decodes_to_the_pixels_of_a_plain_jpeg() -> None:
     image = _photo(500, 500, 3)
     tiled, plain = jpeg.encode(image, 75), _plain(image, 75)
