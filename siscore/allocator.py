@@ -20,7 +20,7 @@ import platform
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 MMAP = 64 << 20  # allocations at least this large still get their own mapping
-TRIM = 512 << 20  # free memory kept at the top of the heap before it is returned
+TRIM = 128 << 20  # free memory kept at the top of the heap before it is returned
 TOP_PAD = 16 << 20  # extra heap asked for at each growth
 
 _tuned = False

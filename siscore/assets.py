@@ -219,7 +219,7 @@ def _top_rows_alpha(img: Image.Image) -> bool | None:
         img._size = (w, min(h, TOP_ROWS))  # decode the top rows only
         img.load()
         return img.getchannel("A").getbbox() is not None
-    except (AttributeError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - whatever failed, the full decode decides (and names it)
         return None
 
 

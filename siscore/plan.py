@@ -112,9 +112,12 @@ class Plan:
             out.append(d)
         return out[::-1]
 
-    @functools.lru_cache(maxsize=65536)  # noqa: B019 - bounded; plans live for one build
-    def _place(self, fg_size: tuple[int, int], res: tuple[int, int], area: float, angle: float,
+    @staticmethod
+    @functools.lru_cache(maxsize=65536)
+    def _place(fg_size: tuple[int, int], res: tuple[int, int], area: float, angle: float,
                x: float, y: float) -> Placement:
+        # keyed by values only: a cache on the method would hold every Plan it saw (a worker
+        # unpickles one per task), so a worker's memory grew with the library
         return place(fg_size, res, area, angle, x, y)
 
     def item(self, image_id: int) -> Item:

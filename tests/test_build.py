@@ -243,3 +243,26 @@ def test_image_writes_leave_nothing_behind_and_get_normal_permissions(tmp_path) 
     for t in threads:
         t.join()
     assert all((tmp_path / f"t{i}.jpg").read_bytes() == bytes([i]) * 5000 for i in range(8))
+
+
+def test_a_worker_keeps_no_plan_it_has_finished_with() -> None:
+    """A loky worker unpickles the plan with every task; a cache keyed by the plan kept each
+    copy alive, and a worker's memory grew with the library until loky recycled it."""
+    import gc
+    import pickle
+    import weakref
+
+    from siscore.build import make_plan
+
+    fg, bg = embedded_assets()
+    plan = make_plan(Grid(location=[(0.5, 0.5), (0.1, 0.1)]), foregrounds=fg, backgrounds=bg)[0]
+    refs = []
+    for _ in range(3):
+        copy = pickle.loads(pickle.dumps(plan))
+        for image_id in range(len(copy)):
+            copy.item(image_id)
+        copy.counts()
+        refs.append(weakref.ref(copy))
+        del copy
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]

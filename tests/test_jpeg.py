@@ -110,3 +110,22 @@ def test_renderer_splices_the_bytes_it_would_encode(rotation) -> None:
         checked += 1
     assert checked >= 12
     assert renderer.coded.misses <= len(plan.backgrounds)
+
+
+@pytest.mark.parametrize("interventions", [
+    {"occluder": [0.3], "horizontal_flip": [True]},  # foreground stage: spliced
+    {"background_blur": [2.0]},  # the whole image changes: encoded whole
+    {"blend": ["poisson"]},
+    {"jpeg_quality": [20]},
+])
+def test_renderer_encodes_the_same_bytes_with_interventions(interventions) -> None:
+    fg, bg = embedded_assets()
+    grid = Grid(location=[(0.5, 0.5), (0.05, 0.9)], area=[0.2], rotation=[0, 45],
+                resolution=[(96, 96)], **interventions)
+    plan = make_plan(grid, foregrounds=fg, backgrounds=bg)[0]
+    renderer = Renderer(plan)
+    for image_id in range(0, len(plan), 5):
+        item = plan.item(image_id)
+        image, visible, records = renderer.render(item)
+        assert renderer.encode(item, "jpg", 75) == (compose.encode(image, "jpg", 75), visible, records)
+        assert renderer.encode(item, "png", 75)[0] == compose.encode(image, "png", 75)
