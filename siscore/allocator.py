@@ -7,9 +7,9 @@ the CPU time of a size-subset build (measured with ``perf stat -e page-faults``)
 glibc's mmap and trim thresholds lets those buffers be reused. The resident memory
 stays bounded by the renderer's caches plus at most :data:`TRIM` bytes kept free.
 
-Only processes siscore owns are tuned: its command line and its worker processes
-(:func:`tune` is a no-op elsewhere than glibc, and a library call in your own process
-leaves your allocator alone).
+Only processes that siscore owns and that render are tuned: ``siscore build``, its worker
+processes and the data-loader workers of on-the-fly evaluation. :func:`tune` is a no-op
+elsewhere than glibc, and a library call in your own process leaves your allocator alone.
 """
 
 from __future__ import annotations

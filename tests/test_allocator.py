@@ -41,9 +41,32 @@ def test_tuned_process_reuses_freed_buffers() -> None:
     assert tuned < 10 * untouched / 50
 
 
-def test_command_line_and_workers_are_tuned() -> None:
-    code = ("import sys; from siscore import allocator; from siscore.cli import main\n"
-            "try:\n    main(['info', '--help'])\nexcept SystemExit:\n    pass\n"
-            "print(allocator._tuned)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split()[-1] == "True"
+def _tuned_after(code: str) -> bool:
+    out = subprocess.run([sys.executable, "-c", code + "\nfrom siscore import allocator\nprint(allocator._tuned)"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.split()[-1] == "True"
+
+
+def test_build_command_and_render_workers_are_tuned(tmp_path) -> None:
+    build = ("from siscore.cli import main\n"
+             f"main(['build', '--subset', 'size', '--dry-run', '--out', {str(tmp_path / 'ds')!r}],"
+             " standalone_mode=False)")
+    assert _tuned_after(build)
+    # a DataLoader worker of on-the-fly evaluation is tuned, the process that owns it is not
+    loader = (
+        "import torch.utils.data as tud\n"
+        "from siscore import Grid, allocator\n"
+        "from siscore.evaluate.data import RenderedDataset\n"
+        "ds = RenderedDataset.from_grid(Grid(resolution=[(64, 64)]))\n"
+        "def worker_tuned(batch): return allocator._tuned\n"
+        "assert set(tud.DataLoader(ds, batch_size=1, num_workers=1, collate_fn=worker_tuned,"
+        " multiprocessing_context='fork')) == {True}\n"
+        "ds.render(0)\n"  # in this process too: a library call
+    )
+    assert not _tuned_after(loader)
+
+
+def test_library_calls_leave_the_callers_allocator_alone(tmp_path) -> None:
+    code = ("from siscore import Grid, build\n"
+            f"build(Grid(resolution=[(64, 64)]), {str(tmp_path / 'ds')!r}, progress=False)")
+    assert not _tuned_after(code)

@@ -80,6 +80,3 @@ def main() -> None:
 
     Run `siscore COMMAND --help` for the options of each command.
     """
-    from siscore import allocator
-
-    allocator.tune()  # this process is ours: reuse freed image buffers (siscore.allocator)

@@ -71,8 +71,11 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
       siscore build --subset size --foregrounds fg/ --backgrounds bg/ --jobs 8 --out data/size
       siscore build --config examples/grid.toml --out data/custom
     """
+    from siscore import allocator
     from siscore.build import build as run_build
     from siscore.factors import SUBSETS, load_config
+
+    allocator.tune()  # this process is ours and renders with --jobs 1 (siscore.allocator)
 
     def go() -> None:
         load_plugins(plugins)

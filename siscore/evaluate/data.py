@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from siscore import __version__
 from siscore.dataset import DatasetInfo, load_dataset
@@ -200,6 +200,7 @@ class RenderedDataset(Dataset):
 
             install_snapshot(self._snapshot)
             self._renderer = Renderer(self.plan, crop=self.crop, cache_mb=self.cache_mb)
+            _tune_if_data_worker()
         item = self.plan.item(self.image_ids[position])
         if self.fmt == "jpg":
             data, visible, records = self._renderer.encode(item, "jpg", self.quality)
@@ -254,3 +255,12 @@ def as_dataset(dataset: Any, transform: Transform | None) -> FolderDataset | Ren
     if transform is not None and hasattr(dataset, "with_transform"):
         return dataset.with_transform(transform)
     return dataset
+
+
+def _tune_if_data_worker() -> None:
+    """A DataLoader worker process exists only to load data: let it reuse freed image
+    buffers (siscore.allocator); the process that owns the DataLoader is left alone."""
+    if get_worker_info() is not None:
+        from siscore import allocator
+
+        allocator.tune()
