@@ -33,12 +33,12 @@ def _faults(setup: str) -> int:
 
 
 def test_tuned_process_reuses_freed_buffers() -> None:
-    # 50 x 16 MB allocated and freed: about 1,000 faults each time when mapped afresh (numpy
-    # asks for huge pages), a few hundred in all when reused
+    # 50 x 16 MB allocated and freed: 300-1,000 faults each time when mapped afresh (fewer
+    # when the kernel has huge pages to give), a few hundred in all when reused
     untouched = _faults("import siscore.build, siscore.render, siscore.cli")
     tuned = _faults("from siscore import allocator; assert allocator.tune() and allocator.tune()")
-    assert untouched > 50 * 400
-    assert tuned < 10 * untouched / 50
+    assert untouched > 50 * 100
+    assert tuned * 10 < untouched
 
 
 def _tuned_after(code: str) -> bool:
