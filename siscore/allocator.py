@@ -35,7 +35,6 @@ def tune() -> bool:
         return False
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None)
-        ok = all(libc.mallopt(param, value) == 1 for param, value in
-                 ((M_MMAP_THRESHOLD, MMAP), (M_TRIM_THRESHOLD, TRIM), (M_TOP_PAD, TOP_PAD)))
-        _tuned = ok
+        _tuned = all(libc.mallopt(param, value) == 1 for param, value in
+                     ((M_MMAP_THRESHOLD, MMAP), (M_TRIM_THRESHOLD, TRIM), (M_TOP_PAD, TOP_PAD)))
     return _tuned

@@ -4,9 +4,10 @@ Foregrounds: ``DIR/<label>/<file>.png`` (RGBA). Backgrounds: a flat folder of
 jpg/png/webp. Every file is checked once when the library is scanned, without
 decoding it all: a PNG's header and chunk checksums are read (and a cut-out's
 first rows decoded, to see that its alpha channel is not empty), a JPEG is
-decoded at 1/8 scale, so even a huge image costs neither gigabytes nor seconds. A bad file, a broken symbolic link,
-a link loop or a folder where a file should be is skipped with a reason (never
-fatal), and the reason is reported in the build summary and in ``dataset.json``.
+decoded at 1/8 scale, so even a huge image costs neither gigabytes nor seconds.
+A bad file, a broken symbolic link, a link loop or a folder where a file should
+be is skipped with a reason (never fatal), and the reason is reported in the
+build summary and in ``dataset.json``.
 """
 
 from __future__ import annotations

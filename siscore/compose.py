@@ -415,8 +415,8 @@ def alpha_mass_visible(alpha: np.ndarray, box: tuple[int, int, int, int],
 
 
 def encode(image: np.ndarray, fmt: str = "jpg", quality: int = 75) -> bytes:
-    """Encode an RGB array as JPEG (Pillow, ``quality``, restart markers between the tiles
-    of :mod:`siscore.jpeg`) or PNG bytes."""
+    """Encode an RGB array as JPEG (:func:`siscore.jpeg.encode`: ``quality``, restart
+    markers between tiles) or PNG bytes."""
     if fmt == "jpg":
         return jpeg.encode(image, quality)
     if fmt != "png":

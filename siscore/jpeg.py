@@ -3,15 +3,15 @@
 Images are written as baseline JPEG by libjpeg-turbo through OpenCV: 4:2:0 chroma, the
 standard Huffman tables, ``quality``, plus a restart marker every ``blocks`` MCUs
 (:func:`restart_blocks`, tiles up to 128 px wide). These are the bytes Pillow's
-``save(format="JPEG", quality=q, restart_marker_blocks=blocks)`` writes (tested), in
-half the time (Pillow first copies the array into an image of its own). Restart markers reset the entropy coder and
-the DC predictions, so each tile's bytes depend on its own pixels only: a composite
-differs from its background in the tiles under the object, and :meth:`Tiled.splice`
-encodes just those (a crop of the composite, aligned to tiles) and reuses the
-background's bytes for the rest. The result is byte-identical to encoding the whole
-composite with the same settings (tested), and decodes to the same pixels as Pillow's
-plain ``save(quality=...)`` (restart markers do not change the coefficients); files
-are about 2 % larger. Every JPEG reader supports restart markers.
+``save(format="JPEG", quality=q, restart_marker_blocks=blocks)`` writes (tested), in half
+the time (Pillow first copies the array into an image of its own). Restart markers reset
+the entropy coder and the DC predictions, so each tile's bytes depend on its own pixels
+only: a composite differs from its background in the tiles under the object, and
+:meth:`Tiled.splice` encodes just those (a crop of the composite, aligned to tiles) and
+reuses the background's bytes for the rest. The result is byte-identical to encoding the
+whole composite with the same settings (tested), and decodes to the same pixels as a plain
+JPEG (restart markers do not change the coefficients); files are about 2 % larger. Every
+JPEG reader supports restart markers.
 """
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ def _scan(data: bytes) -> tuple[bytes, list[bytes]]:
     return data[:start], _RST.split(data[start:-2])
 
 
+def _tiles(width: int, height: int, blocks: int) -> tuple[int, int]:
+    """(columns, rows) of tiles of a ``width`` x ``height`` image."""
+    return -(-width // (MCU * blocks)), -(-height // MCU)
+
+
 def _marker(i: int) -> bytes:
     return bytes((0xFF, 0xD0 + i % 8))
 
@@ -74,8 +79,9 @@ class Tiled:
         h, w = image.shape[:2]
         blocks = restart_blocks(w)
         header, tiles = _scan(encode(image, quality, blocks))
-        if len(tiles) != -(-h // MCU) * (-(-w // MCU) // blocks):  # a Pillow without restart markers
-            raise ValueError(f"expected {-(-h // MCU) * (-(-w // MCU) // blocks)} tiles, got {len(tiles)}")
+        cols, rows = _tiles(w, h, blocks)
+        if len(tiles) != cols * rows:  # an encoder that ignored the restart interval
+            raise ValueError(f"expected {cols}x{rows} tiles, got {len(tiles)}")
         n = len(tiles)
         return cls(header, tuple(t + _marker(i) if i < n - 1 else t for i, t in enumerate(tiles)),
                    w, h, quality, blocks)
@@ -106,12 +112,12 @@ class Tiled:
         if patch.shape[:2] != (bottom - top, right - left):
             raise ValueError(f"patch of shape {patch.shape[:2]} does not fill {rect}")
         _, tiles = _scan(encode(patch, self.quality, self.blocks))
-        tw = MCU * self.blocks
-        per_row, cols = -(-self.width // tw), -(-(right - left) // tw)
-        if len(tiles) != cols * -(-(bottom - top) // MCU):
-            raise ValueError(f"the patch gave {len(tiles)} tiles, not {cols}x{-(-(bottom - top) // MCU)}")
+        cols, rows = _tiles(right - left, bottom - top, self.blocks)
+        if len(tiles) != cols * rows:
+            raise ValueError(f"the patch gave {len(tiles)} tiles, not {cols}x{rows}")
+        per_row = _tiles(self.width, self.height, self.blocks)[0]
         parts = list(self.parts)
-        first, last = top // MCU * per_row + left // tw, len(parts) - 1
+        first, last = top // MCU * per_row + left // (MCU * self.blocks), len(parts) - 1
         for j, tile in enumerate(tiles):
             i = first + j // cols * per_row + j % cols
             parts[i] = tile + _marker(i) if i < last else tile

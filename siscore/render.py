@@ -220,8 +220,6 @@ class Renderer:
         coded = self.coded_background(item.bg_index, item.resolution, quality)
         box = obj.box
         rect = coded.aligned(x0 + box[0], y0 + box[1], x0 + box[2], y0 + box[3])
-        left, top, right, bottom = rect
-        if right <= left or bottom <= top:
-            return coded.data, visible, records
+        left, top, right, bottom = rect  # empty when the object is wholly outside: the background
         patch = self.background(item.bg_index, item.resolution)[top:bottom, left:right]
         return coded.splice(rect, compose.composite(patch, obj, x0 - left, y0 - top)), visible, records
