@@ -77,6 +77,9 @@ def main() -> None:
     args = parser.parse_args()
     if not (SAMPLES / "foregrounds").is_dir():
         raise SystemExit(f"skipped: {SAMPLES} is absent")
+    if subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", "-q", f"{args.old}^{{commit}}"],
+                      capture_output=True).returncode:
+        raise SystemExit(f"--old {args.old}: not a commit of {REPO}; give a commit or tag (git log)")
     results: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / "old"
