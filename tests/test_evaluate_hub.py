@@ -103,3 +103,63 @@ def test_timm_weights_download_from_the_hub_then_load_offline(hub, tmp_path: Pat
                                  "timm/test_resnet.r160_in1k are not in the Hugging Face cache")
     assert "and downloads are off (--offline or HF_HUB_OFFLINE)" in run.stdout
     assert seen == []
+
+
+TINY_CLIP = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
+                                             "patch_size": 16},
+             "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+
+
+def load_clip(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    code = ("import sys\n"
+            "from siscore.evaluate import create_model, module_digest, ModelError\n"
+            "try:\n    m = create_model(sys.argv[1], offline=len(sys.argv) > 2, templates='simple')\n"
+            "    print(module_digest(m.module.clip), m.name, m.random_init, m.weights)\n"
+            "except ModelError as e:\n    print('ModelError:', e)\n")
+    full = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    full.pop("HF_HUB_OFFLINE", None)
+    return subprocess.run([sys.executable, "-c", code, *args], env=full, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_open_clip_hub_model_downloads_then_loads_offline(hub, tmp_path: Path) -> None:  # noqa: ANN001
+    import json
+
+    from open_clip.model import CLIP
+
+    endpoint, files, seen = hub
+    torch.manual_seed(11)
+    net = CLIP(**TINY_CLIP)
+    repo, name = "siscore-test/tiny-clip", "open_clip/hf-hub:siscore-test/tiny-clip"
+    files[(repo, "open_clip_config.json")] = json.dumps({"model_cfg": TINY_CLIP}).encode()
+    files[(repo, "open_clip_model.safetensors")] = safetensors_torch.save(net.state_dict())
+    env = {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}
+    run = load_clip(env, name)
+    assert run.stdout.split() == [module_digest(net), name, "False", "hf-hub:" + repo], run.stderr
+    assert f"GET /{repo}/resolve/main/open_clip_config.json" in seen
+    assert f"GET /{repo}/resolve/main/open_clip_model.safetensors" in seen
+    seen.clear()
+    run = load_clip(env, name, "offline")  # from the cache, no request
+    assert run.stdout.split()[0] == module_digest(net) and seen == [], run.stderr
+    run = load_clip({**env, "HF_HOME": str(tmp_path / "empty")}, name, "offline")
+    assert run.stdout.startswith(f"ModelError: --model {name}: pretrained weights {repo} are not in the "
+                                 "Hugging Face cache"), run.stdout + run.stderr
+    assert "downloads are off (--offline or HF_HUB_OFFLINE)" in run.stdout and seen == []
+
+
+def test_open_clip_hub_model_without_weights_is_an_error_not_random_weights(hub, tmp_path: Path) -> None:  # noqa: ANN001
+    import json
+
+    endpoint, files, _ = hub
+    repo, name = "siscore-test/no-weights", "open_clip/hf-hub:siscore-test/no-weights"
+    files[(repo, "open_clip_config.json")] = json.dumps({"model_cfg": TINY_CLIP}).encode()
+    run = load_clip({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}, name)
+    assert run.stdout.startswith(f"ModelError: --model {name}: pretrained weights {repo} are not in the "
+                                 "Hugging Face cache"), run.stdout + run.stderr
+    assert f"the download from {endpoint} failed" in run.stdout
+    assert "open_clip_pytorch_model.bin" in run.stdout and run.stdout.count("\n") == 1
+    # weights that do not fit the config: the error names the repository, not the cache
+    files[(repo, "open_clip_model.safetensors")] = safetensors_torch.save({"visual.proj": torch.zeros(3, 3)})
+    run = load_clip({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf2")}, name)
+    assert run.stdout.startswith(f"ModelError: --model {name}: open_clip could not build it from the "
+                                 f"files of {repo}: "), run.stdout + run.stderr

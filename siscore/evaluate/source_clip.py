@@ -2,7 +2,10 @@
 
 ``open_clip/<arch>:<pretrained>`` (e.g. ``open_clip/ViT-B-32:laion2b_s34b_b79k``)
 loads the model with open_clip (weights through its Hugging Face cache,
-downloaded unless offline; ``<arch>`` alone: random weights) and builds a
+downloaded unless offline; ``<arch>`` alone: random weights);
+``open_clip/hf-hub:<org>/<repo>`` a model published on the Hub in open_clip's
+format (``open_clip_config.json`` and the weights, fetched first, so that a missing
+file is an error rather than open_clip's silent random weights). It builds a
 zero-shot head: for each of the 1000 ImageNet classes, the mean of the
 normalised text embeddings of a prompt ensemble ("a photo of a {}.", ...),
 with open_clip's own ``build_zero_shot_classifier``. The class names are
@@ -36,8 +39,26 @@ class ZeroShotClassifier(nn.Module):
         return 100.0 * features @ self.head.to(features.dtype)
 
 
+HF_HUB = "hf-hub:"
+
+
+def _fetch_hub_model(name: str, repo: str, weights: bool, offline: bool, progress: bool) -> None:
+    """Bring an ``hf-hub:`` model's config (and weights) into the Hugging Face cache; a
+    missing file is a :class:`ModelError` naming the repository and the cache."""
+    from open_clip.pretrained import download_pretrained_from_hf
+
+    try:
+        with hub_offline(offline), hub_progress(progress):
+            download_pretrained_from_hf(repo, filename="open_clip_config.json")
+            if weights:
+                download_pretrained_from_hf(repo)  # open_clip_model.safetensors, else the .bin
+    except Exception as exc:  # noqa: BLE001 - huggingface_hub raises many kinds; all mean "not here"
+        raise hub_missing(f"--model open_clip/{name}", repo, exc, offline) from None
+
+
 @register_source("open_clip", describe="zero-shot CLIP classifiers via open_clip, "
-                 "open_clip/<arch>[:<pretrained>] (e.g. open_clip/ViT-B-32:laion2b_s34b_b79k)")
+                 "open_clip/<arch>[:<pretrained>] (e.g. open_clip/ViT-B-32:laion2b_s34b_b79k) "
+                 "or open_clip/hf-hub:<org>/<repo>")
 def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path | None = None,
                offline: bool = False, progress: bool = False, resize: int | None = None,
                crop: int | None = None, seed: int = 0, templates: str = "openai",
@@ -45,28 +66,41 @@ def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
     open_clip = require("open_clip", "clip", f"--model open_clip/{name}")
     import torch
 
-    arch, _, tag = name.partition(":")
-    tag = weights if weights not in (None, "DEFAULT") else tag
-    if weights == "DEFAULT" and not tag:
-        raise ModelError(f"--model open_clip/{name}: name the pretrained weights, "
-                         f"open_clip/{arch}:<tag> (open_clip.list_pretrained() lists them)")
-    if arch not in open_clip.list_models():
-        raise ModelError(f"--model open_clip/{name}: open_clip has no architecture {arch!r} "
-                         "(open_clip.list_models() lists them)")
+    if name.startswith(HF_HUB):  # the Hub repository holds config and weights: no tag
+        arch, tag, repo = name, "", name[len(HF_HUB):].strip("/")
+        if repo.count("/") != 1 or weights not in (None, "DEFAULT"):
+            raise ModelError(f"--model open_clip/{name}: expected open_clip/hf-hub:<org>/<repo>, "
+                             "without --weights (the repository holds the weights)")
+        _fetch_hub_model(name, repo, checkpoint is None, offline, progress)
+        pretrained = None
+    else:
+        arch, _, tag = name.partition(":")
+        tag = weights if weights not in (None, "DEFAULT") else tag
+        if weights == "DEFAULT" and not tag:
+            raise ModelError(f"--model open_clip/{name}: name the pretrained weights, "
+                             f"open_clip/{arch}:<tag> (open_clip.list_pretrained() lists them)")
+        if arch not in open_clip.list_models():
+            raise ModelError(f"--model open_clip/{name}: open_clip has no architecture {arch!r} "
+                             "(open_clip.list_models() lists them, or open_clip/hf-hub:<org>/<repo>)")
+        pretrained = tag if tag and checkpoint is None else None
+        repo = ((open_clip.get_pretrained_cfg(arch, tag) or {}).get("hf_hub") or f"{arch}:{tag}").strip("/")
     if templates not in ("openai", "simple"):
         raise ModelError(f"templates {templates!r}: choose openai or simple")
-    pretrained = tag if tag and checkpoint is None else None
-    repo = ((open_clip.get_pretrained_cfg(arch, tag) or {}).get("hf_hub") or f"{arch}:{tag}").strip("/")
-    try:
-        with hub_offline(offline), hub_progress(progress), torch.random.fork_rng(devices=[]):
+    hub = arch.startswith(HF_HUB)
+    try:  # an hf-hub: model reads what _fetch_hub_model cached, without the network
+        with hub_offline(offline or hub), hub_progress(progress), torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             clip, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
+            tokenizer = open_clip.get_tokenizer(arch)
     except RuntimeError as exc:
+        if hub:  # its files are in the cache: they do not make a model
+            raise ModelError(f"--model open_clip/{name}: open_clip could not build it from the files of "
+                             f"{repo}: {str(exc).splitlines()[0][:300]}") from None
         if "not found" in str(exc).lower() and "pretrained" in str(exc).lower():
             raise ModelError(f"--model open_clip/{name}: {str(exc).splitlines()[0]}") from None
         raise hub_missing(f"--model open_clip/{name}", repo, exc, offline) from None
     except (OSError, ValueError) as exc:
-        if not pretrained:
+        if not pretrained and not hub:
             raise ModelError(f"--model open_clip/{name}: {str(exc).splitlines()[0]}") from None
         raise hub_missing(f"--model open_clip/{name}", repo, exc, offline) from None
     load_checkpoint(clip, checkpoint, f"open_clip/{arch}")
@@ -77,15 +111,15 @@ def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
     prompts = meta.OPENAI_IMAGENET_TEMPLATES if templates == "openai" else meta.SIMPLE_IMAGENET_TEMPLATES
     with torch.inference_mode():
         head = open_clip.build_zero_shot_classifier(
-            clip, tokenizer=open_clip.get_tokenizer(arch), classnames=meta.IMAGENET_CLASSNAMES,
+            clip, tokenizer=tokenizer, classnames=meta.IMAGENET_CLASSNAMES,
             templates=prompts, num_classes_per_batch=50, device="cpu", use_tqdm=progress)
     module = ZeroShotClassifier(clip, head).eval()
     full = f"open_clip/{arch}" + (f":{tag}" if tag else "")
     return LoadedModel(module=module, transform=preprocess, categories=imagenet_categories(),
-                       name=full, weights=pretrained,
+                       name=full, weights=name if hub and checkpoint is None else pretrained,
                        checkpoint=Path(checkpoint) if checkpoint else None,
                        meta={"zero_shot_templates": len(prompts)},
-                       random_init=pretrained is None and checkpoint is None)
+                       random_init=pretrained is None and checkpoint is None and not hub)
 
 
 def _resized(preprocess: Any, crop: int | None, resize: int | None) -> Any:
