@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import errno
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 
@@ -30,3 +32,15 @@ class ParamError(ValueError):
             return self.detail
         value = "" if self.value is None else f" {self.value}"
         return f"{self.option}{value}: {self.detail}"
+
+
+def write_failed(target: Path, exc: OSError, option: str = "--out") -> str:
+    """One line for a failed write that left nothing partial: which path, why, and what to
+    do about ``option``."""
+    where = exc.filename or target
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return (f"{where}: no space left (disk full or file size limit); free some space or "
+                f"give {option} on another disk. Nothing partial was left.")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{where}: not writable ({exc.strerror}); give {option} in a folder you can write."
+    return f"{where}: cannot write ({exc.strerror or exc}); give another {option}."

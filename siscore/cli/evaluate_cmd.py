@@ -233,12 +233,11 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             disk_full = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
             if not disk_full and not (exc.filename and name.startswith(base)):
                 raise
-            from siscore.score.api import os_error
+            from siscore.errors import write_failed
 
             option = "--out" if out is not None else "--out-dir"
             where = Path(exc.filename) if exc.filename else target
-            raise click.ClickException(f"{option} {target}: " + os_error(where, exc)
-                                       .replace("--out", option)) from None
+            raise click.ClickException(f"{option} {target}: " + write_failed(where, exc, option)) from None
 
     def _outputs() -> list[Path]:
         if out is not None:

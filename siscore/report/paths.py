@@ -36,14 +36,3 @@ def check_folder(out: Path) -> None:
             return
 
 
-def os_error_message(target: Path, exc: OSError) -> str:
-    """One line for a failed write: which path, why, and what to do."""
-    import errno
-
-    where = exc.filename or target
-    if exc.errno == errno.ENOSPC or exc.errno == errno.EFBIG:
-        return (f"{where}: no space left for the output (disk full or file size limit); "
-                "free some space or choose another --out. Nothing partial was left.")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{where}: not writable ({exc.strerror}); choose another --out folder."
-    return f"{where}: cannot write ({exc.strerror or exc}); choose another --out folder."

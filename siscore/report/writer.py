@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from siscore.errors import write_failed
 from siscore.report.breakdown import NAMES, breakdown_heatmap
 from siscore.report.html import FigureEntry, Section, render_index
 from siscore.report.location import location_comparison, location_heatmaps
-from siscore.report.paths import check_folder, inside, os_error_message, safe_name
+from siscore.report.paths import check_folder, inside, safe_name
 from siscore.report.rotation import rotation_plot
 from siscore.report.scores import (
     ReportError,
@@ -203,5 +204,5 @@ def write_report(scores_paths: ScoresLike | Iterable[ScoresLike],
             done(write_text(target, render_index(result.sections, out, others=others,
                                                  notes=result.notes)))
     except OSError as exc:
-        raise ReportError(os_error_message(out, exc)) from None
+        raise ReportError(write_failed(out, exc)) from None
     return result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from siscore.dataset import DatasetInfo
+from siscore.errors import write_failed
 from siscore.score import effective as er
 from siscore.score.io import Predictions, ScoreError, from_frame, read_predictions
 from siscore.score.measures import (
@@ -62,7 +62,7 @@ class ScoreResult:
                 paths.append(out.with_name(out.stem + ".effective.csv"))
                 atomic_text(paths[2], self.effective.to_csv(index=False))
         except OSError as exc:
-            raise ScoreError(os_error(out, exc)) from None
+            raise ScoreError(write_failed(out, exc)) from None
         return paths
 
 
@@ -77,17 +77,6 @@ def check_target(out: Path, option: str = "--out") -> None:
                 raise ScoreError(f"{option} {out}: lies under {parent}, which is a file; "
                                  "give a path in a folder")
             return
-
-
-def os_error(target: Path, exc: OSError) -> str:
-    """One line for a failed write: which path, why, and what to do."""
-    where = exc.filename or target
-    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return (f"{where}: no space left (disk full or file size limit); free some space or "
-                "give --out on another disk. Nothing partial was left.")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{where}: not writable ({exc.strerror}); give --out in a folder you can write."
-    return f"{where}: cannot write ({exc.strerror or exc}); give another --out."
 
 
 def as_reference(dataset: str | Path | DatasetInfo | Reference) -> Reference:
