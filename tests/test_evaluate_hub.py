@@ -70,11 +70,14 @@ def hub() -> Iterator[tuple[str, dict, list[str]]]:
     server.server_close()
 
 
-def load(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def load(env: dict[str, str], *args: str, options: str = "progress=True", shown: str = "m.module",
+         extra: str = "") -> subprocess.CompletedProcess:
+    """Load a model in a fresh process (huggingface_hub reads HF_ENDPOINT on import); prints
+    the digest of ``shown``, the name and whether it is random, or the ModelError."""
     code = ("import sys\n"
             "from siscore.evaluate import create_model, module_digest, ModelError\n"
-            "try:\n    m = create_model(sys.argv[1], offline=len(sys.argv) > 2, progress=True)\n"
-            "    print(module_digest(m.module), m.name, m.random_init)\n"
+            f"try:\n    m = create_model(sys.argv[1], offline=len(sys.argv) > 2, {options})\n"
+            f"    print(module_digest({shown}), m.name, m.random_init{extra})\n"
             "except ModelError as e:\n    print('ModelError:', e)\n")
     full = {**os.environ, "PYTHONPATH": str(REPO), **env}
     full.pop("HF_HUB_OFFLINE", None)
@@ -111,15 +114,7 @@ TINY_CLIP = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "wid
 
 
 def load_clip(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    code = ("import sys\n"
-            "from siscore.evaluate import create_model, module_digest, ModelError\n"
-            "try:\n    m = create_model(sys.argv[1], offline=len(sys.argv) > 2, templates='simple')\n"
-            "    print(module_digest(m.module.clip), m.name, m.random_init, m.weights)\n"
-            "except ModelError as e:\n    print('ModelError:', e)\n")
-    full = {**os.environ, "PYTHONPATH": str(REPO), **env}
-    full.pop("HF_HUB_OFFLINE", None)
-    return subprocess.run([sys.executable, "-c", code, *args], env=full, capture_output=True,
-                          text=True, timeout=300)
+    return load(env, *args, options="templates='simple'", shown="m.module.clip", extra=", m.weights")
 
 
 def test_open_clip_hub_model_downloads_then_loads_offline(hub, tmp_path: Path) -> None:  # noqa: ANN001
