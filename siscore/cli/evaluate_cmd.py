@@ -94,7 +94,7 @@ def _list_models() -> None:
 @click.option("--model", "models", multiple=True,
               help="Model to evaluate; repeat for several in one pass (with --out-dir): a "
                    "torchvision name (resnet50, resnet50:IMAGENET1K_V2), timm/<name>[.<tag>], "
-                   "open_clip/<arch>[:<pretrained>] or a built-in (efficientnet_lite0). "
+                   "open_clip/<arch>[:<pretrained>], open_clip/hf-hub:<org>/<repo> or a built-in (efficientnet_lite0). "
                    "--list-models shows them.")
 @click.option("--weights", help="Pretrained weights of --model: a torchvision weight enum "
                                 "(IMAGENET1K_V2, DEFAULT), a timm tag or an open_clip tag. Missing "

@@ -132,7 +132,8 @@ def create_model(
     """A classifier of any registered source, with its own preprocessing and known top-1.
 
     ``name``: a torchvision name (``resnet50``), ``timm/<name>[.<tag>]``,
-    ``open_clip/<arch>[:<pretrained>]`` or a built-in (``efficientnet_lite0``).
+    ``open_clip/<arch>[:<pretrained>]``, ``open_clip/hf-hub:<org>/<repo>`` or a built-in
+    (``efficientnet_lite0``).
     Pretrained weights are named by ``weights`` or by the name's tag; with
     neither (and no ``checkpoint``) the network is randomly initialised from
     ``seed`` and ``LoadedModel.random_init`` is True. Weights missing locally
