@@ -158,3 +158,22 @@ def test_open_clip_hub_model_without_weights_is_an_error_not_random_weights(hub,
     run = load_clip({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf2")}, name)
     assert run.stdout.startswith(f"ModelError: --model {name}: open_clip could not build it from the "
                                  f"files of {repo}: "), run.stdout + run.stderr
+
+
+def test_open_clip_hub_model_with_a_checkpoint_needs_only_the_config(hub, tmp_path: Path) -> None:  # noqa: ANN001
+    import json
+
+    from open_clip.model import CLIP
+
+    endpoint, files, seen = hub
+    torch.manual_seed(5)
+    net = CLIP(**TINY_CLIP)
+    repo, name = "siscore-test/config-only", "open_clip/hf-hub:siscore-test/config-only"
+    files[(repo, "open_clip_config.json")] = json.dumps({"model_cfg": TINY_CLIP}).encode()
+    checkpoint = tmp_path / "mine.pt"
+    torch.save(net.state_dict(), checkpoint)
+    run = load({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}, name,
+               options=f"templates='simple', checkpoint={str(checkpoint)!r}", shown="m.module.clip")
+    assert run.stdout.split() == [module_digest(net), name, "False"], run.stdout + run.stderr
+    assert not any("safetensors" in s or ".bin" in s for s in seen)  # no weights asked for
+    assert "initialized randomly" not in run.stderr and "WARNING" not in run.stderr, run.stderr

@@ -16,6 +16,9 @@ or its 7 short ones (``templates="simple"``, faster to build).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,19 @@ class ZeroShotClassifier(nn.Module):
 
 
 HF_HUB = "hf-hub:"
+
+
+@contextlib.contextmanager
+def _quiet(on: bool) -> Iterator[None]:
+    """Silence open_clip's root-logger warnings inside the block when ``on`` (its "no
+    pretrained weights loaded, initialized randomly" before a --checkpoint replaces them)."""
+    previous = logging.root.manager.disable
+    if on:
+        logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 def _fetch_hub_model(name: str, repo: str, weights: bool, offline: bool, progress: bool) -> None:
@@ -88,7 +104,8 @@ def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
         raise ModelError(f"templates {templates!r}: choose openai or simple")
     hub = arch.startswith(HF_HUB)
     try:  # an hf-hub: model reads what _fetch_hub_model cached, without the network
-        with hub_offline(offline or hub), hub_progress(progress), torch.random.fork_rng(devices=[]):
+        with hub_offline(offline or hub), hub_progress(progress), torch.random.fork_rng(devices=[]), \
+                _quiet(hub and checkpoint is not None):
             torch.manual_seed(seed)
             clip, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
             tokenizer = open_clip.get_tokenizer(arch)
