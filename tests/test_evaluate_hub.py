@@ -71,10 +71,11 @@ def hub() -> Iterator[tuple[str, dict, list[str]]]:
 
 
 def load(env: dict[str, str], *args: str, options: str = "progress=True", shown: str = "m.module",
-         extra: str = "") -> subprocess.CompletedProcess:
-    """Load a model in a fresh process (huggingface_hub reads HF_ENDPOINT on import); prints
-    the digest of ``shown``, the name and whether it is random, or the ModelError."""
-    code = ("import sys\n"
+         extra: str = "", prelude: str = "") -> subprocess.CompletedProcess:
+    """Load a model in a fresh process (huggingface_hub reads HF_ENDPOINT on import), after
+    ``prelude``; prints the digest of ``shown``, the name and whether it is random, or the
+    ModelError."""
+    code = (prelude + "import sys\n"
             "from siscore.evaluate import create_model, module_digest, ModelError\n"
             f"try:\n    m = create_model(sys.argv[1], offline=len(sys.argv) > 2, {options})\n"
             f"    print(module_digest({shown}), m.name, m.random_init{extra})\n"
@@ -177,3 +178,33 @@ def test_open_clip_hub_model_with_a_checkpoint_needs_only_the_config(hub, tmp_pa
     assert run.stdout.split() == [module_digest(net), name, "False"], run.stdout + run.stderr
     assert not any("safetensors" in s or ".bin" in s for s in seen)  # no weights asked for
     assert "initialized randomly" not in run.stderr and "WARNING" not in run.stderr, run.stderr
+
+
+def test_open_clip_pretrained_tag_downloads_from_the_hub_then_loads_offline(hub, tmp_path: Path) -> None:  # noqa: ANN001
+    import json
+
+    from open_clip.model import CLIP
+
+    endpoint, files, seen = hub
+    torch.manual_seed(3)
+    net = CLIP(**TINY_CLIP)
+    repo, name = "siscore-test/tiny-clip-tag", "open_clip/siscore-tiny-clip:test"
+    files[(repo, "open_clip_model.safetensors")] = safetensors_torch.save(net.state_dict())
+    config = tmp_path / "siscore-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP))
+    # a tiny architecture and a pretrained tag for it in open_clip's tables, as its own entries are
+    prelude = ("import open_clip\nfrom open_clip import pretrained\n"
+               f"open_clip.add_model_config({str(config)!r})\n"
+               f"pretrained._PRETRAINED['siscore-tiny-clip'] = {{'test': pretrained._pcfg(hf_hub={repo + '/'!r})}}\n")
+    env = {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}
+    run = load(env, name, prelude=prelude, options="templates='simple'", shown="m.module.clip", extra=", m.weights")
+    assert run.stdout.split() == [module_digest(net), name, "False", "test"], run.stdout + run.stderr
+    assert f"GET /{repo}/resolve/main/open_clip_model.safetensors" in seen
+    seen.clear()
+    run = load(env, name, "offline", prelude=prelude, options="templates='simple'", shown="m.module.clip")
+    assert run.stdout.split()[0] == module_digest(net) and seen == [], run.stdout + run.stderr
+    run = load({**env, "HF_HOME": str(tmp_path / "empty")}, name, "offline", prelude=prelude,
+               options="templates='simple'", shown="m.module.clip")
+    assert run.stdout.startswith(f"ModelError: --model {name}: pretrained weights {repo} are not in the "
+                                 "Hugging Face cache"), run.stdout + run.stderr
+    assert seen == []
