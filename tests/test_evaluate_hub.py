@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import os
 import subprocess
 import sys
@@ -118,17 +119,24 @@ def load_clip(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return load(env, *args, options="templates='simple'", shown="m.module.clip", extra=", m.weights")
 
 
-def test_open_clip_hub_model_downloads_then_loads_offline(hub, tmp_path: Path) -> None:  # noqa: ANN001
-    import json
-
+def serve_tiny_clip(files: dict, repo: str, seed: int, *, config: bool = True,
+                    weights: bool = True) -> torch.nn.Module:
+    """A tiny CLIP (seeded random weights), its config and weights served as ``repo``'s files."""
     from open_clip.model import CLIP
 
-    endpoint, files, seen = hub
-    torch.manual_seed(11)
+    torch.manual_seed(seed)
     net = CLIP(**TINY_CLIP)
+    if config:
+        files[(repo, "open_clip_config.json")] = json.dumps({"model_cfg": TINY_CLIP}).encode()
+    if weights:
+        files[(repo, "open_clip_model.safetensors")] = safetensors_torch.save(net.state_dict())
+    return net
+
+
+def test_open_clip_hub_model_downloads_then_loads_offline(hub, tmp_path: Path) -> None:  # noqa: ANN001
+    endpoint, files, seen = hub
     repo, name = "siscore-test/tiny-clip", "open_clip/hf-hub:siscore-test/tiny-clip"
-    files[(repo, "open_clip_config.json")] = json.dumps({"model_cfg": TINY_CLIP}).encode()
-    files[(repo, "open_clip_model.safetensors")] = safetensors_torch.save(net.state_dict())
+    net = serve_tiny_clip(files, repo, 11)
     env = {"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}
     run = load_clip(env, name)
     assert run.stdout.split() == [module_digest(net), name, "False", "hf-hub:" + repo], run.stderr
@@ -144,11 +152,9 @@ def test_open_clip_hub_model_downloads_then_loads_offline(hub, tmp_path: Path) -
 
 
 def test_open_clip_hub_model_without_weights_is_an_error_not_random_weights(hub, tmp_path: Path) -> None:  # noqa: ANN001
-    import json
-
     endpoint, files, _ = hub
     repo, name = "siscore-test/no-weights", "open_clip/hf-hub:siscore-test/no-weights"
-    files[(repo, "open_clip_config.json")] = json.dumps({"model_cfg": TINY_CLIP}).encode()
+    serve_tiny_clip(files, repo, 0, weights=False)
     run = load_clip({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}, name)
     assert run.stdout.startswith(f"ModelError: --model {name}: pretrained weights {repo} are not in the "
                                  "Hugging Face cache"), run.stdout + run.stderr
@@ -162,15 +168,9 @@ def test_open_clip_hub_model_without_weights_is_an_error_not_random_weights(hub,
 
 
 def test_open_clip_hub_model_with_a_checkpoint_needs_only_the_config(hub, tmp_path: Path) -> None:  # noqa: ANN001
-    import json
-
-    from open_clip.model import CLIP
-
     endpoint, files, seen = hub
-    torch.manual_seed(5)
-    net = CLIP(**TINY_CLIP)
     repo, name = "siscore-test/config-only", "open_clip/hf-hub:siscore-test/config-only"
-    files[(repo, "open_clip_config.json")] = json.dumps({"model_cfg": TINY_CLIP}).encode()
+    net = serve_tiny_clip(files, repo, 5, weights=False)
     checkpoint = tmp_path / "mine.pt"
     torch.save(net.state_dict(), checkpoint)
     run = load({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}, name,
@@ -181,15 +181,9 @@ def test_open_clip_hub_model_with_a_checkpoint_needs_only_the_config(hub, tmp_pa
 
 
 def test_open_clip_pretrained_tag_downloads_from_the_hub_then_loads_offline(hub, tmp_path: Path) -> None:  # noqa: ANN001
-    import json
-
-    from open_clip.model import CLIP
-
     endpoint, files, seen = hub
-    torch.manual_seed(3)
-    net = CLIP(**TINY_CLIP)
     repo, name = "siscore-test/tiny-clip-tag", "open_clip/siscore-tiny-clip:test"
-    files[(repo, "open_clip_model.safetensors")] = safetensors_torch.save(net.state_dict())
+    net = serve_tiny_clip(files, repo, 3, config=False)
     config = tmp_path / "siscore-tiny-clip.json"
     config.write_text(json.dumps(TINY_CLIP))
     # a tiny architecture and a pretrained tag for it in open_clip's tables, as its own entries are
