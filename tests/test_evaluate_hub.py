@@ -165,6 +165,12 @@ def test_open_clip_hub_model_without_weights_is_an_error_not_random_weights(hub,
     run = load_clip({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf2")}, name)
     assert run.stdout.startswith(f"ModelError: --model {name}: open_clip could not build it from the "
                                  f"files of {repo}: "), run.stdout + run.stderr
+    # a config open_clip cannot build a model from: one line, not open_clip's traceback
+    files[(repo, "open_clip_config.json")] = json.dumps({"model_cfg": {"embed_dim": 32}}).encode()
+    run = load_clip({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf3")}, name)
+    assert run.stdout.startswith(f"ModelError: --model {name}: open_clip could not build it from the "
+                                 f"files of {repo}: KeyError: 'text_cfg'"), run.stdout + run.stderr
+    assert "Traceback" not in run.stderr and run.stdout.count("\n") == 1
 
 
 def test_open_clip_hub_model_with_a_checkpoint_needs_only_the_config(hub, tmp_path: Path) -> None:  # noqa: ANN001

@@ -82,7 +82,8 @@ def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
     open_clip = require("open_clip", "clip", f"--model open_clip/{name}")
     import torch
 
-    if name.startswith(HF_HUB):  # the Hub repository holds config and weights: no tag
+    hub = name.startswith(HF_HUB)
+    if hub:  # the Hub repository holds config and weights: no tag
         arch, tag, repo = name, "", name[len(HF_HUB):].strip("/")
         if repo.count("/") != 1 or weights not in (None, "DEFAULT"):
             raise ModelError(f"--model open_clip/{name}: expected open_clip/hf-hub:<org>/<repo>, "
@@ -102,24 +103,24 @@ def clip_model(name: str, *, weights: str | None = None, checkpoint: str | Path 
         repo = ((open_clip.get_pretrained_cfg(arch, tag) or {}).get("hf_hub") or f"{arch}:{tag}").strip("/")
     if templates not in ("openai", "simple"):
         raise ModelError(f"templates {templates!r}: choose openai or simple")
-    hub = arch.startswith(HF_HUB)
     try:  # an hf-hub: model reads what _fetch_hub_model cached, without the network
         with hub_offline(offline or hub), hub_progress(progress), torch.random.fork_rng(devices=[]), \
                 _quiet(hub and checkpoint is not None):
             torch.manual_seed(seed)
             clip, _, preprocess = open_clip.create_model_and_transforms(arch, pretrained=pretrained)
             tokenizer = open_clip.get_tokenizer(arch)
-    except RuntimeError as exc:
-        if hub:  # its files are in the cache: they do not make a model
+    except Exception as exc:  # noqa: BLE001 - sorted below; anything else is re-raised
+        first = (str(exc).splitlines() or [""])[0]
+        if hub:  # its files are in the cache: whatever failed, they do not make a model
             raise ModelError(f"--model open_clip/{name}: open_clip could not build it from the files of "
-                             f"{repo}: {str(exc).splitlines()[0][:300]}") from None
-        if "not found" in str(exc).lower() and "pretrained" in str(exc).lower():
-            raise ModelError(f"--model open_clip/{name}: {str(exc).splitlines()[0]}") from None
-        raise hub_missing(f"--model open_clip/{name}", repo, exc, offline) from None
-    except (OSError, ValueError) as exc:
-        if not pretrained and not hub:
-            raise ModelError(f"--model open_clip/{name}: {str(exc).splitlines()[0]}") from None
-        raise hub_missing(f"--model open_clip/{name}", repo, exc, offline) from None
+                             f"{repo}: {type(exc).__name__}: {first[:300]}") from None
+        if isinstance(exc, RuntimeError) and "not found" in str(exc).lower() and "pretrained" in str(exc).lower():
+            raise ModelError(f"--model open_clip/{name}: {first}") from None
+        if isinstance(exc, (OSError, ValueError)) and not pretrained:
+            raise ModelError(f"--model open_clip/{name}: {first}") from None
+        if isinstance(exc, (RuntimeError, OSError, ValueError)):
+            raise hub_missing(f"--model open_clip/{name}", repo, exc, offline) from None
+        raise
     load_checkpoint(clip, checkpoint, f"open_clip/{arch}")
     clip.eval()
     if crop is not None or resize is not None:
