@@ -34,5 +34,3 @@ def check_folder(out: Path) -> None:
                 what = "is a file" if parent == out else f"lies under the file {parent}"
                 raise ReportError(f"--out {out}: {what}; give a folder for the report.")
             return
-
-
