@@ -8,10 +8,10 @@ JOBS ?= 2
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml setup.py constraints/tested.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[all]"
+	$(PY) -m pip install --quiet -c constraints/tested.txt -e ".[all]"
 	touch $@
 
 demo: install  ## render the location subset from the embedded assets into data/location
@@ -33,6 +33,7 @@ test: install  ## the test suite (what CI runs)
 
 lint: install
 	$(VENV)/bin/ruff check siscore tests benchmarks examples tools
+	$(VENV)/bin/lint-imports
 
 bench: install  ## speed and memory benchmarks (prints ratios against the JPEG floor)
 	$(PY) benchmarks/run.py

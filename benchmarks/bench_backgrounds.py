@@ -44,10 +44,10 @@ def fetch_debian(root: Path) -> Path:
 
 
 def quality(debian_root: Path | None, sheet: Path | None, jobs: int) -> None:
-    from siscore.assets import embedded_assets
     from siscore.backgrounds import Thresholds, filter_folder
     from siscore.backgrounds.evaluation import agreement, assemble, load_labels
     from siscore.backgrounds.phash import from_hex, near_duplicates
+    from siscore.generate.assets import embedded_assets
 
     labels = load_labels(LABELS)
     roots = {"shared": SHARED if SHARED.is_dir() else None,
@@ -103,7 +103,7 @@ def speed() -> None:
     from siscore.backgrounds.metrics import measure
     from siscore.backgrounds.phash import near_duplicates
     from siscore.backgrounds.scoring import score_file
-    from siscore.saliency import least_salient_square
+    from siscore.generate.saliency import least_salient_square
 
     photo = data.astronaut()
     n = 20

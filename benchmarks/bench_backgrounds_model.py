@@ -30,10 +30,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from bench_backgrounds import LABELS, SHARED
 
-    from siscore.assets import embedded_assets
     from siscore.backgrounds import Thresholds, filter_folder
     from siscore.backgrounds.evaluation import agreement, assemble, load_labels
     from siscore.backgrounds.model_check import load_model_check
+    from siscore.generate.assets import embedded_assets
 
     labels = load_labels(LABELS)
     roots = {"shared": SHARED if SHARED.is_dir() else None,

@@ -42,9 +42,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from siscore import allocator, build, jpeg
-from siscore.build import _pool_context
-from siscore.factors import SUBSETS
+from siscore import build
+from siscore.generate import allocator, jpeg
+from siscore.generate.build import _pool_context
+from siscore.generate.factors import SUBSETS
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "si-score-samples"
 
@@ -116,7 +117,7 @@ def on_the_fly(subset: str, fg: Path, bg: Path) -> tuple[float, float, int]:
 
 
 def build_plan(subset: str, fg: Path, bg: Path):  # noqa: ANN201 - a Plan
-    from siscore.build import make_plan
+    from siscore.generate.build import make_plan
 
     sub = SUBSETS[subset]
     return make_plan(sub.grid, foregrounds=fg, backgrounds=bg, min_pct_inside=sub.min_pct_inside)[0]
@@ -167,7 +168,7 @@ def original_pipeline(subset: str, fg: Path, bg: Path, out: Path, seed: int = 0)
 
 def per_core(subset: str, fg: Path, bg: Path) -> tuple[float, float, int]:
     """(original pipeline seconds, siscore build seconds with 1 job, images) on ``fg``, in
-    this process, tuned as the ``siscore`` command tunes its own (siscore.allocator), both
+    this process, tuned as the ``siscore`` command tunes its own (siscore.generate.allocator), both
     pinned to one CPU with OpenCV on one thread: per core, not per process."""
     import cv2
 

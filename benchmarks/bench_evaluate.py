@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from siscore.build import build
 from siscore.cli.evaluate_cmd import _default_workers
 from siscore.evaluate import FolderDataset, RenderedDataset, create_model, evaluate, evaluate_many
-from siscore.factors import Grid
+from siscore.generate.build import build
+from siscore.generate.factors import Grid
 
 
 def _grid(n_side: int) -> Grid:

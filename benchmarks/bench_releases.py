@@ -31,9 +31,9 @@ import os, sys, time, tempfile
 from pathlib import Path
 import cv2
 try:
-    from siscore import allocator
+    from siscore.generate import allocator
     allocator.tune()
-except ImportError:  # a release before siscore.allocator
+except ImportError:  # a release before siscore.generate.allocator
     pass
 from siscore import build
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

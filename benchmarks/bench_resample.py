@@ -2,7 +2,7 @@
 
 For every sample object (../shared) at every size and angle of the paper's size and
 rotation subsets (512x512), resamples the object as the generator does
-(:func:`siscore.compose.resample_object` from the object's pyramid, the low-passed level
+(:func:`siscore.generate.compose.resample_object` from the object's pyramid, the low-passed level
 shared by the sizes of a band when upright, by the angles of a size when rotated) and compares it with the reference of
 ``tests/resample_reference.py`` (Lanczos-3 in floating point, premultiplied): PSNR of the
 premultiplied colour over the canvas and over the object's pixels, alpha IoU at 50 %.
@@ -25,9 +25,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from siscore.compose import Prepared, Pyramid, premultiply, prepare, resample_object  # noqa: E402
-from siscore.factors import SUBSETS  # noqa: E402
-from siscore.geometry import scaled_size  # noqa: E402
+from siscore.generate.compose import Prepared, Pyramid, premultiply, prepare, resample_object  # noqa: E402
+from siscore.generate.factors import SUBSETS  # noqa: E402
+from siscore.generate.geometry import scaled_size  # noqa: E402
 from tests.resample_reference import quality, reference_object  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "si-score-samples"

@@ -5,7 +5,7 @@ backgrounds x 441 locations, truncated to 600,000 images) and two simulated
 predictions CSVs (image_id, top1, top5, model), then times, each the best of
 ``--repeat`` runs:
 
-- load: reading the dataset folder (``siscore.dataset.load_dataset``);
+- load: reading the dataset folder (``siscore.formats.dataset.load_dataset``);
 - read: reading and checking one predictions CSV;
 - score: per-cell statistics, intervals, normalisation and summary for one model;
 - end to end: load + read + score + write the scores CSV and JSON (what
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from siscore.dataset import load_dataset
+from siscore.formats.dataset import load_dataset
 from siscore.score import read_predictions, score_predictions
 from siscore.score.effective import imagenet_top1
 from siscore.score.reference import from_info

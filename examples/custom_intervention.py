@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     cnn = _cnn_example()
     setup = cnn.QUICK if args.quick else cnn.FULL
-    fg_dir, bg_dir = siscore.assets.embedded_assets()
+    fg_dir, bg_dir = siscore.generate.assets.embedded_assets()
     fgs, train_bgs, _ = cnn.assets(fg_dir, bg_dir, setup.resolution)
     classes = sorted({fg.label for fg in fgs})
     images, labels = cnn.training_set(fgs, train_bgs, True, setup, 0, 0)

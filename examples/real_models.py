@@ -110,7 +110,7 @@ def findings(scores: dict[str, Path], preds: dict[str, list[Path]]) -> dict:
     import numpy as np
     import pandas as pd
 
-    from siscore.dataset import load_dataset
+    from siscore.formats.dataset import load_dataset
 
     def pct(values: pd.Series) -> float | None:
         return round(100 * float(values.mean()), 1) if len(values) else None

@@ -35,11 +35,11 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
 
-from siscore.assets import embedded_assets, scan_backgrounds, scan_foregrounds
 from siscore.evaluate import RenderedDataset, evaluate
-from siscore.factors import Grid
-from siscore.labels import load_label_map
-from siscore.plan import Plan
+from siscore.formats.labels import load_label_map
+from siscore.generate.assets import embedded_assets, scan_backgrounds, scan_foregrounds
+from siscore.generate.factors import Grid
+from siscore.generate.plan import Plan
 
 HERE = Path(__file__).resolve().parent
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)

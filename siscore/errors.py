@@ -1,4 +1,8 @@
-"""Errors that name what the user passed: a parameter in the Python API, an option in the CLI.
+"""The exception root and the errors that name what the user passed.
+
+Every error siscore raises on bad input (a config, assets, a dataset, predictions, a model,
+a download, a report) is a :class:`SiscoreError`, so one ``except siscore.SiscoreError``
+catches them all and the command line prints any of them as one line.
 
 ``str(exc)`` names the API parameter (``foregrounds='fg': folder does not exist``);
 :func:`siscore.cli.common.cli_message` names the command-line option instead
@@ -17,7 +21,16 @@ def _shown(value: Any) -> str:
     return repr(str(value)) if isinstance(value, PathLike) else repr(value)
 
 
-class ParamError(ValueError):
+class SiscoreError(Exception):
+    """The root of every error siscore raises on bad input; ``str(exc)`` is one line for
+    the user (the file, row or option, and the fix)."""
+
+    def cli_message(self) -> str:
+        """The message as the command line prints it."""
+        return str(self)
+
+
+class ParamError(SiscoreError, ValueError):
     """A bad value of one parameter; ``param``/``option`` name it, ``detail`` says what is wrong."""
 
     def __init__(self, detail: str, *, param: str | None = None, value: Any = None,
@@ -32,6 +45,10 @@ class ParamError(ValueError):
             return self.detail
         value = "" if self.value is None else f" {self.value}"
         return f"{self.option}{value}: {self.detail}"
+
+
+class ConfigError(ParamError):
+    """A grid or build configuration that cannot be used (raised before any work)."""
 
 
 def write_failed(target: Path, exc: OSError, option: str = "--out") -> str:

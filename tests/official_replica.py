@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from siscore import Grid, build
-from siscore.assets import embedded_assets
+from siscore.generate.assets import embedded_assets
 
 BUCKET = "si-score-dataset"
 OFFICIAL_INDEX = {"cup": 968, "kite": 21, "laptop": 620}  # as the official CSV has them

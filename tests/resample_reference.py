@@ -6,7 +6,7 @@ upright; when rotated, to 4x the size, then an 8x8 Lanczos rotation (OpenCV
 ``INTER_LANCZOS4``, float) onto a 4x canvas, then Lanczos-3 down to the canvas. At 4x
 the rotation only interpolates frequencies far below its grid's Nyquist limit, so the
 result is a single Lanczos resample to within the measure's precision. The geometry is
-the original generator's (:func:`siscore.geometry.rotation_matrix`).
+the original generator's (:func:`siscore.generate.geometry.rotation_matrix`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from siscore.geometry import rotation_matrix
+from siscore.generate.geometry import rotation_matrix
 
 SUPERSAMPLE = 4
 

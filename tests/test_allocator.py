@@ -1,4 +1,4 @@
-"""siscore.allocator: freed image buffers are reused (no page fault per image) in the
+"""siscore.generate.allocator: freed image buffers are reused (no page fault per image) in the
 processes siscore owns, and a library import leaves the caller's allocator alone."""
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ def _faults(setup: str) -> int:
 def test_tuned_process_reuses_freed_buffers() -> None:
     # 50 x 16 MB allocated and freed: 300-1,000 faults each time when mapped afresh (fewer
     # when the kernel has huge pages to give), a few hundred in all when reused
-    untouched = _faults("import siscore.build, siscore.render, siscore.cli")
-    tuned = _faults("from siscore import allocator; assert allocator.tune() and allocator.tune()")
+    untouched = _faults("import siscore.generate.build, siscore.generate.render, siscore.cli")
+    tuned = _faults("from siscore.generate import allocator; assert allocator.tune() and allocator.tune()")
     assert untouched > 50 * 100
     assert tuned * 10 < untouched
 
 
 def _tuned_after(code: str) -> bool:
-    out = subprocess.run([sys.executable, "-c", code + "\nfrom siscore import allocator\nprint(allocator._tuned)"],
+    out = subprocess.run([sys.executable, "-c", code + "\nfrom siscore.generate import allocator\nprint(allocator._tuned)"],
                          capture_output=True, text=True, check=True)
     return out.stdout.split()[-1] == "True"
 
@@ -55,7 +55,7 @@ def test_build_command_and_render_workers_are_tuned(tmp_path) -> None:
     # a DataLoader worker of on-the-fly evaluation is tuned, the process that owns it is not
     loader = (
         "import torch.utils.data as tud\n"
-        "from siscore import Grid, allocator\n"
+        "from siscore import Grid\nfrom siscore.generate import allocator\n"
         "from siscore.evaluate.data import RenderedDataset\n"
         "ds = RenderedDataset.from_grid(Grid(resolution=[(64, 64)]))\n"
         "def worker_tuned(batch): return allocator._tuned\n"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siscore.cutout import (
+from siscore.extract.cutout import (
     clean_mask,
     cutout_rgba,
     grabcut_mask,
@@ -152,7 +152,7 @@ def test_cleaned_cutouts_are_credited_with_their_hints(name: str):
     assert m._fg_notes(spec, size) in (ASSETS / "ATTRIBUTION.md").read_text(encoding="utf-8")
 
 
-# --- siscore.cutout on a real photo --------------------------------------------------------
+# --- siscore.extract.cutout on a real photo --------------------------------------------------------
 
 
 def _load_rgba(rel: str) -> np.ndarray:
@@ -206,7 +206,7 @@ def test_grabcut_is_deterministic_and_hints_are_obeyed():
         grabcut_mask(image, (10, 10, 10, 50))
 
 
-# --- siscore.cutout helpers ----------------------------------------------------------------
+# --- siscore.extract.cutout helpers ----------------------------------------------------------------
 
 
 def test_clean_mask_islands_holes_and_erosion():

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from siscore.assets import embedded_assets
 from siscore.backgrounds import Thresholds, filter_folder
 from siscore.backgrounds.evaluation import Label, agreement, assemble, load_labels
+from siscore.generate.assets import embedded_assets
 from tests.conftest import SAMPLES
 
 LABELS = Path(__file__).parent / "data" / "background_labels.csv"

@@ -121,7 +121,7 @@ def test_decode_applies_exif_orientation_and_odd_modes(tmp_path: Path) -> None:
     rgba[:10, :10, 3] = 0
     Image.fromarray(rgba, "RGBA").save(tmp_path / "alpha.png")
     rgb, _ = decode(tmp_path / "alpha.png", 1000)
-    assert rgb[0, 0].tolist() == [255, 255, 255]  # transparent -> white, as siscore.assets does
+    assert rgb[0, 0].tolist() == [255, 255, 255]  # transparent -> white, as siscore.generate.assets does
 
 
 def test_decode_and_list_bad_input(tmp_path: Path) -> None:

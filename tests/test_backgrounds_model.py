@@ -152,8 +152,8 @@ def test_cli_model_check_with_a_checkpoint(photos: Path, tmp_path: Path) -> None
 def test_object_mode_with_a_real_model_names_the_class(tmp_path: Path) -> None:
     """EfficientNet-Lite0 (real ImageNet weights) rejects a sky with a macaw, keeps the sky."""
     pytest.importorskip("efficientnet_lite_pytorch")
-    from siscore.assets import embedded_assets
     from siscore.backgrounds.model_check import SCENE_CLASSES, object_classes
+    from siscore.generate.assets import embedded_assets
 
     fg, bg = embedded_assets()
     photos = tmp_path / "photos"

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from siscore import ConfigError, Grid, build
-from siscore.assets import load_background, load_foreground
 from siscore.cli import main
+from siscore.generate.assets import load_background, load_foreground
 from tests.test_build import library  # noqa: F401 - fixture re-used
 
 GRID = Grid(location=[(0.5, 0.5)], area=[0.2], resolution=[(64, 64)])

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from siscore import Grid, build
-from siscore.assets import embedded_assets
 from siscore.cli import main
-from siscore.factors import SUBSETS
-from siscore.geometry import place
-from siscore.labels import builtin_label_map
+from siscore.formats.labels import builtin_label_map
+from siscore.generate.assets import embedded_assets
+from siscore.generate.factors import SUBSETS
+from siscore.generate.geometry import place
 
 SMALL = Grid(location=[(x, y) for x in (0.0, 0.5, 1.0) for y in (0.25, 0.75)], area=[0.1, 0.3],
              resolution=[(96, 96)])
@@ -200,8 +200,8 @@ def test_config_file_and_resolution_override(library, tmp_path) -> None:
 def test_a_task_holds_one_foreground_and_tasks_are_enough_to_share(library) -> None:
     """Every cut-out is decoded and resampled by one task (one worker), split over cells only
     to give the workers at least 32 tasks, none above 1,024 images."""
-    from siscore.build import make_plan
-    from siscore.plan import Chunking
+    from siscore.generate.build import make_plan
+    from siscore.generate.plan import Chunking
 
     for subset in ("location", "size", "rotation"):
         plan, _ = make_plan(SUBSETS[subset].grid, foregrounds=library[0], backgrounds=library[1])
@@ -224,7 +224,7 @@ def test_image_writes_leave_nothing_behind_and_get_normal_permissions(tmp_path) 
     import os
     import threading
 
-    from siscore.write import atomic_write
+    from siscore.utils.files import atomic_write
 
     tmp_dir = tmp_path / "tmp"
     tmp_dir.mkdir()
@@ -252,7 +252,7 @@ def test_a_worker_keeps_no_plan_it_has_finished_with() -> None:
     import pickle
     import weakref
 
-    from siscore.build import make_plan
+    from siscore.generate.build import make_plan
 
     fg, bg = embedded_assets()
     plan = make_plan(Grid(location=[(0.5, 0.5), (0.1, 0.1)]), foregrounds=fg, backgrounds=bg)[0]

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from siscore import ConfigError, Grid, build
 from siscore.cli import main
 from siscore.errors import ParamError
-from siscore.write import OutputDir
+from siscore.generate.write import OutputDir
 from tests import test_bad_inputs
 from tests.test_build import library  # noqa: F401 - fixture re-used
 
@@ -140,7 +140,7 @@ def test_a_billion_cell_grid_is_counted_and_refused_without_being_listed(lib, tm
                         "(images per foreground/background pair), more than this limit; raise it "
                         "to build such a grid")
     assert not (tmp_path / "ds").exists()
-    from siscore.factors import load_config
+    from siscore.generate.factors import load_config
     with pytest.raises(ConfigError, match=r"^max_images=10000000: .*1,000,000,000 cells"):
         load_config(config)
 
@@ -226,7 +226,7 @@ def test_real_concurrent_build_is_refused_with_its_pid(lib, tmp_path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            from siscore.write import OutputDir
+            from siscore.generate.write import OutputDir
             target = OutputDir({str(out)!r})
             with target.lock():
                 target.state.mkdir(parents=True)
@@ -280,7 +280,7 @@ def test_a_14000_pixel_png_is_scanned_without_decoding_it(tmp_path) -> None:
     data = (tmp_path / "bg" / "huge.png").read_bytes()
     (tmp_path / "bg" / "cut.png").write_bytes(data[: len(data) // 2])  # truncated: still caught
     script = textwrap.dedent(f"""
-        from siscore.assets import scan_backgrounds, scan_foregrounds
+        from siscore.generate.assets import scan_backgrounds, scan_foregrounds
         bgs, skipped = scan_backgrounds({str(tmp_path / 'bg')!r})
         fgs, _ = scan_foregrounds({str(tmp_path / 'fg')!r}, {{"cup": (968,)}})
         print([b.size for b in bgs], [f.size for f in fgs], [s.path[-7:] for s in skipped])
@@ -391,7 +391,7 @@ def test_progress_bars_are_silent_when_stderr_is_not_a_terminal(lib, tmp_path) -
     assert res.returncode == 0 and "\r" not in res.stderr and "rendering" not in res.stderr
     assert "dataset complete" in res.stdout
 
-    from siscore.progress import progress_bar, track
+    from siscore.utils.progress import progress_bar, track
     assert list(track(range(3), desc="x")) == [0, 1, 2]
     with progress_bar(3, "x") as bar:
         assert bar.disable  # pytest's captured stderr is not a terminal

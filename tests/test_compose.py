@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siscore.compose import (
+from siscore.generate.compose import (
     composite,
     encode,
     premultiply,
@@ -103,7 +103,7 @@ def test_encode_jpeg_and_png_round_trip() -> None:
 def test_objects_land_where_the_original_pipeline_puts_them(sample_fg, area, angle) -> None:
     """One resampling from the source gives the same silhouette as the original's
     resize-then-rotate (alpha IoU >= 0.99, centroid within 0.3 px)."""
-    from siscore.geometry import scaled_size
+    from siscore.generate.geometry import scaled_size
 
     for path in sorted(sample_fg.glob("*/*.png")):
         src = Image.open(path).convert("RGBA")

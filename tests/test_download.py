@@ -18,7 +18,6 @@ import pytest
 from click.testing import CliRunner
 
 from siscore.cli import main
-from siscore.dataset import load_dataset
 from siscore.download import download_subset
 from siscore.download.s3 import (
     DownloadError,
@@ -28,6 +27,7 @@ from siscore.download.s3 import (
     make_client,
     verify,
 )
+from siscore.formats.dataset import load_dataset
 from tests.official_replica import BUCKET, Proxy, Replica, free_port, make_replica, put_multipart
 
 REPO = Path(__file__).resolve().parents[1]

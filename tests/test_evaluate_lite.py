@@ -15,9 +15,9 @@ import pytest
 import torch
 from PIL import Image
 
-from siscore.assets import embedded_assets
 from siscore.evaluate import create_model, known_top1
-from siscore.labels import load_label_map
+from siscore.formats.labels import load_label_map
+from siscore.generate.assets import embedded_assets
 
 pytest.importorskip("efficientnet_lite_pytorch")
 

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from PIL import Image
 from torch import nn
 
-from siscore.build import build
 from siscore.cli import main
-from siscore.dataset import load_dataset
 from siscore.evaluate import RenderedDataset, SidePaths, evaluate, read_predictions
-from siscore.factors import Grid
+from siscore.formats.dataset import load_dataset
+from siscore.generate.build import build
+from siscore.generate.factors import Grid
 
 GRID_TOML = """
 [grid]

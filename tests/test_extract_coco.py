@@ -10,7 +10,7 @@ import pytest
 
 from siscore.extract import ExtractError, extract_coco
 from siscore.extract.classes import builtin_coco_table, coco_table
-from siscore.labels import builtin_label_map, imagenet_classes
+from siscore.formats.labels import builtin_label_map, imagenet_classes
 from tests.extract_fixtures import CocoObj, Kit, build_coco, cached_kit, iou, recovered_mask, report
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from siscore.extras import EXTRAS, MissingDependencyError, extra_for, require
+from siscore.utils.extras import EXTRAS, MissingDependencyError, extra_for, require
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siscore.factors import SUBSETS
-from siscore.geometry import pct_inside, place, rotated_size, scaled_size, top_left, visible_box
+from siscore.generate.factors import SUBSETS
+from siscore.generate.geometry import (
+    pct_inside,
+    place,
+    rotated_size,
+    scaled_size,
+    top_left,
+    visible_box,
+)
 from tests.reference_original import original_geometry
 
 

@@ -14,8 +14,8 @@ import pytest
 
 import siscore
 from siscore import ConfigError, Grid, build
-from siscore.compose import Paste, Sprite, premultiply
-from siscore.render import InterventionError
+from siscore.generate.compose import Paste, Sprite, premultiply
+from siscore.generate.render import InterventionError
 from tests.test_build import library, tree_digest  # noqa: F401 - fixture re-used
 
 CELL = dict(location=[(0.5, 0.5)], area=[0.25], resolution=[(96, 96)])
@@ -177,7 +177,7 @@ def test_entry_point_discovery(tmp_path) -> None:
     dist = tmp_path / "siscore_fancy-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: siscore-fancy\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[siscore.interventions]\nfancy = siscore_fancy\n")
+    (dist / "entry_points.txt").write_text("[siscore.generate.interventions]\nfancy = siscore_fancy\n")
     import os
 
     done = subprocess.run([sys.executable, "-m", "siscore", "interventions"], capture_output=True,

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siscore import compose, jpeg
-from siscore.assets import embedded_assets
-from siscore.build import make_plan
-from siscore.factors import Grid
-from siscore.render import Renderer
+from siscore.generate import compose, jpeg
+from siscore.generate.assets import embedded_assets
+from siscore.generate.build import make_plan
+from siscore.generate.factors import Grid
+from siscore.generate.render import Renderer
 
 
 def _photo(h: int, w: int, seed: int) -> np.ndarray:

@@ -19,7 +19,12 @@ from PIL import Image
 
 from siscore import Grid, build
 from siscore.cli import main
-from siscore.dataset import NON_FACTOR_COLUMNS, DatasetError, add_file_name_column, load_dataset
+from siscore.formats.dataset import (
+    NON_FACTOR_COLUMNS,
+    DatasetError,
+    add_file_name_column,
+    load_dataset,
+)
 from tests.official_replica import AREAS, OFFICIAL_INDEX, official_files
 
 PREDICT = {"cup": 968, "laptop": 681, "kite": 21}  # one prediction per class, for every image
@@ -214,8 +219,7 @@ def test_hugging_face_imagefolder_and_the_file_name_column(sources, tmp_path) ->
 
 def test_torch_dataset_of_image_and_target(sources, tmp_path) -> None:
     import torch
-
-    from siscore.torch_dataset import SIScoreDataset
+    from siscore.evaluate import SIScoreDataset
 
     zipped = tmp_path / "rotation.zip"
     with zipfile.ZipFile(zipped, "w") as z:

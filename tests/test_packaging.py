@@ -27,7 +27,7 @@ def test_wheel_ships_assets_and_data(tmp_path) -> None:
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
                     str(wheel)], check=True, capture_output=True)
-    code = ("import siscore, siscore.assets as a; fg, bg = a.embedded_assets(); "
+    code = ("import siscore, siscore.generate.assets as a; fg, bg = a.embedded_assets(); "
             "assert str(fg).startswith(sys.argv[1]), fg; "
             "r = siscore.build(siscore.Grid(resolution=[(64, 64)]), sys.argv[2], progress=False); "
             "print(r.kept)")

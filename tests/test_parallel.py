@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from siscore import Grid, build
 from siscore.cli import main
-from siscore.factors import ConfigError
+from siscore.generate.factors import ConfigError
 from tests.test_build import library, tree_digest  # noqa: F401 - fixture re-used
 
 distributed = pytest.importorskip("distributed")
@@ -96,7 +96,7 @@ def _worker_pids(client) -> list[int]:
 
 
 def test_worker_killed_mid_build_is_survived(library, client, tmp_path, tmp_path_factory) -> None:  # noqa: F811
-    from siscore.factors import load_config
+    from siscore.generate.factors import load_config
 
     fg, bg = library
     cfg = tmp_path / "grid.toml"
@@ -116,7 +116,7 @@ def test_worker_killed_mid_build_is_survived(library, client, tmp_path, tmp_path
 
 
 def test_killed_client_resumes_to_identical_bytes(library, tmp_path, tmp_path_factory) -> None:  # noqa: F811
-    from siscore.factors import load_config
+    from siscore.generate.factors import load_config
 
     fg, bg = library
     cfg = tmp_path / "grid.toml"
@@ -173,7 +173,7 @@ def test_worker_that_cannot_import_an_intervention(library, client, tmp_path, mo
 ])
 def test_bad_scheduler_is_one_line_and_writes_nothing(library, tmp_path, monkeypatch, value,  # noqa: F811
                                                      expected) -> None:
-    monkeypatch.setattr("siscore.parallel.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("siscore.utils.parallel.CONNECT_TIMEOUT", "1s")
     out = tmp_path / "ds"
     res = CliRunner().invoke(main, ["build", "--subset", "location", "--out", str(out),
                                     "--foregrounds", str(library[0]), "--backgrounds", str(library[1]),
@@ -220,7 +220,7 @@ def test_script_without_main_guard_is_refused_for_a_local_cluster(tmp_path) -> N
 
 def test_extract_on_a_dask_cluster_equals_one_process(client, tmp_path) -> None:
     from siscore.extract import extract_openimages
-    from siscore.parallel import scheduling
+    from siscore.utils.parallel import scheduling
     from tests.extract_fixtures import build_openimages, cached_kit
     from tests.extract_fixtures import tree_digest as extract_digest
 
@@ -241,7 +241,7 @@ def test_backgrounds_on_a_dask_cluster_equal_one_process(client, tmp_path) -> No
     from PIL import Image
 
     from siscore.backgrounds.scoring import score_folder
-    from siscore.parallel import scheduling
+    from siscore.utils.parallel import scheduling
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -272,7 +272,7 @@ def _loky_workers() -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_local_worker_killed_mid_build_is_survived(library, tmp_path, tmp_path_factory) -> None:  # noqa: F811
     """A lost local process: the unfinished tasks go to a fresh pool, the bytes are the same."""
-    from siscore.factors import load_config
+    from siscore.generate.factors import load_config
 
     fg, bg = library
     cfg = tmp_path / "grid.toml"

@@ -1,6 +1,6 @@
 """Progress bars stay out of logs: no carriage-return redraws when stderr is not a terminal
 (issue 11, item 23). Each command runs in its own process with stderr to a pipe, as under
-nohup, cron or CI; every bar goes through :mod:`siscore.progress`.
+nohup, cron or CI; every bar goes through :mod:`siscore.utils.progress`.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from siscore.compose import Prepared, Pyramid, premultiply, prepare, resample_object
-from siscore.geometry import scaled_size
+from siscore.generate.compose import Prepared, Pyramid, premultiply, prepare, resample_object
+from siscore.generate.geometry import scaled_size
 from tests.resample_reference import quality, reference_object
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "foregrounds"

@@ -51,7 +51,7 @@ def test_resume_after_sigkill_is_identical(library, tmp_path, kill_points) -> No
     cfg = tmp_path / "grid.toml"
     cfg.write_text(GRID_TOML)
     reference = tmp_path / "reference"
-    from siscore.factors import load_config
+    from siscore.generate.factors import load_config
 
     build(load_config(cfg)[0], reference, foregrounds=fg, backgrounds=bg, jobs=2, progress=False)
     total = sum(1 for _ in reference.glob("*/*.jpg"))

@@ -13,8 +13,8 @@ from PIL import Image
 from skimage import data
 
 from siscore.cli import main
-from siscore.compose import prepare_background, square_crop_box
-from siscore.saliency import least_salient_square, saliency_peak, spectral_residual
+from siscore.generate.compose import prepare_background, square_crop_box
+from siscore.generate.saliency import least_salient_square, saliency_peak, spectral_residual
 
 
 def _cat_patch(side: int = 140) -> np.ndarray:

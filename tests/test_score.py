@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from scipy.stats import binomtest
 
 from siscore.cli import main
-from siscore.dataset import load_dataset
+from siscore.formats.dataset import load_dataset
 from siscore.score import ScoreError, score, score_predictions
 from siscore.score.effective import effective_robustness, torchvision_top1
 from siscore.score.reference import OutputMap, read_output_map

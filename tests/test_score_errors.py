@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from siscore.cli import main
-from siscore.dataset import load_dataset
+from siscore.formats.dataset import load_dataset
 from siscore.score import ScoreError, read_imagenet_acc, read_output_map, score_predictions
 from siscore.score.synthetic import simulate_predictions, write_metadata_folder
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from siscore import Grid, build
 from siscore.cli import main
-from siscore.wds import INDEX, read_index, shard_urls
+from siscore.formats.wds import INDEX, read_index, shard_urls
 from tests.test_build import library, read_rows, tree_digest  # noqa: F401 - fixture re-used
 from tests.tiny_model import TinyNet, to_tensor
 

@@ -2,7 +2,7 @@
 """Rebuild siscore's embedded assets from their original, freely licensed sources.
 
 Writes ``assets/foregrounds/<label>/<name>.png`` (RGBA cut-outs made with
-``siscore.cutout``), ``assets/backgrounds/<name>.jpg`` and ``assets/ATTRIBUTION.md``.
+``siscore.extract.cutout``), ``assets/backgrounds/<name>.jpg`` and ``assets/ATTRIBUTION.md``.
 Every box, hint rectangle and crop is hard-coded below, and GrabCut is seeded,
 so a rebuild from the same inputs gives the same masks.
 
@@ -51,7 +51,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from siscore.cutout import (  # noqa: E402
+from siscore.extract.cutout import (  # noqa: E402
     Box,
     Hint,
     clean_mask,
@@ -573,7 +573,7 @@ def build_background(lib: Library, spec: Background) -> tuple[int, int]:
 def _fg_notes(spec: Foreground, size: tuple[int, int]) -> str:
     hints = ", ".join(f"{k} {v}" for k, v in spec.hints) or "none"
     return (
-        f"cut out with `siscore.cutout`: `grabcut_mask` box {spec.box}, hint rectangles: {hints}, "
+        f"cut out with `siscore.extract.cutout`: `grabcut_mask` box {spec.box}, hint rectangles: {hints}, "
         f"{spec.iterations} iterations, seed 0; `clean_mask` (min_island_frac 0.01, holes filled"
         f"{'' if spec.max_hole_frac >= 1 else f' up to {spec.max_hole_frac} of the object area'}"
         f"{f', eroded {spec.erode_px} px' if spec.erode_px else ''}); `cutout_rgba` feather "

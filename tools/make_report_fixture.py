@@ -32,7 +32,7 @@ KEEP = ("metadata.csv", "foreground_classes.csv", "foreground_classes_metadata_i
 
 
 def grids():
-    from siscore.factors import Grid
+    from siscore.generate.factors import Grid
 
     steps = [0.0, 0.25, 0.5, 0.75, 1.0]
     return {
@@ -68,8 +68,8 @@ def main() -> None:
     ap.add_argument("--assets", type=Path, default=Path("/work/shared/data/si-score-samples"))
     ap.add_argument("--out", type=Path, default=Path("tests/data/report_real"))
     args = ap.parse_args()
-    from siscore.build import build
     from siscore.evaluate import evaluate
+    from siscore.generate.build import build
 
     models = {name: load(*spec) for name, spec in MODELS.items()}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ its long side (never upscaled), the region-level ones on a copy at
 - ``highlights`` / ``shadows``: fraction of pixels clipped white (luma >= 250)
   or black (luma <= 5).
 - ``saliency_peak``: concentration of the spectral-residual saliency map
-  (share of its mass in its largest blob; see :func:`siscore.saliency.saliency_peak`).
+  (share of its mass in its largest blob; see :func:`siscore.generate.saliency.saliency_peak`).
 - ``object_contrast``: boundary-connectivity (geodesic) saliency. On a 32-cell
   grid of mean CIELAB colours, the cost of a path is the sum of the colour
   steps along it, each minus the image's median step (so texture and soft
@@ -34,7 +34,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from siscore.saliency import saliency_peak, spectral_residual_small
+from siscore.generate.saliency import saliency_peak, spectral_residual_small
 
 WORK_SIDE = 512
 OBJECT_SIDE = 256

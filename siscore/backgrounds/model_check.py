@@ -11,7 +11,7 @@ confound every image the class is pasted on. The model
 sees the photo's largest squares (first, centre and last along the long side;
 one square for a square photo), each through the model's own transform; the
 highest probability over squares counts. A class's probability is the sum of
-the softmax over its ImageNet indices (``siscore.labels`` maps labels to them).
+the softmax over its ImageNet indices (``siscore.formats.labels`` maps labels to them).
 
 Works with any ``torch.nn.Module`` and transform (:class:`ModelCheck`), or
 with a model named for ``siscore.evaluate.create_model`` (:func:`load_model_check`:
@@ -29,8 +29,9 @@ import numpy as np
 from PIL import Image
 
 from siscore.backgrounds.scan import BadImage, decode
-from siscore.labels import LabelMapError, load_label_map
-from siscore.progress import track
+from siscore.errors import SiscoreError
+from siscore.formats.labels import LabelMapError, load_label_map
+from siscore.utils.progress import track
 
 #: Long side the photo is decoded at before its squares go through the model's transform.
 MODEL_SIDE = 768
@@ -46,7 +47,7 @@ SCENE_CLASSES: dict[int, str] = {
 OBJECTS = "objects"
 
 
-class ModelCheckError(ValueError):
+class ModelCheckError(SiscoreError, ValueError):
     """The model check cannot run as configured; the message names the option to fix."""
 
 
@@ -200,7 +201,7 @@ def load_model_check(
     ``classes`` None: the object mode (any ImageNet class but a scene class);
     otherwise the study classes' labels.
     """
-    from siscore.extras import MissingDependencyError, require
+    from siscore.utils.extras import MissingDependencyError, require
 
     try:
         require("torch", "--model")

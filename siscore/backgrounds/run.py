@@ -43,6 +43,7 @@ from siscore.backgrounds.scoring import (
     score_folder,
     write_csv,
 )
+from siscore.errors import SiscoreError
 
 REPORT_NAME = "filter_report.csv"
 AUDIT_DIR = "audit"
@@ -54,7 +55,7 @@ REPORT_COLUMNS: tuple[str, ...] = (
 LINK_MODES = ("hard", "sym")
 
 
-class BackgroundsError(ValueError):
+class BackgroundsError(SiscoreError, ValueError):
     """A problem the user can fix (the message names the option or file)."""
 
 

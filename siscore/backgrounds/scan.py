@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from siscore.assets import IMAGE_EXTENSIONS
+from siscore.errors import SiscoreError
+from siscore.generate.assets import IMAGE_EXTENSIONS
 
 Image.MAX_IMAGE_PIXELS = 200_000_000
 
 
-class BadImage(ValueError):
+class BadImage(SiscoreError, ValueError):
     """A file that cannot be decoded as an image; the message is the reason."""
 
 

@@ -22,8 +22,8 @@ from typing import Any
 from siscore.backgrounds import metrics
 from siscore.backgrounds.phash import to_hex
 from siscore.backgrounds.scan import BadImage, decode_with_hash, list_folder
-from siscore.parallel import is_parallel, run_tasks
-from siscore.progress import progress_bar
+from siscore.utils.parallel import is_parallel, run_tasks
+from siscore.utils.progress import progress_bar
 
 #: Bump when a score's definition changes: cached rows of another version are recomputed.
 METRICS_VERSION = 2  # 2: phash is imagehash.phash of the full image
@@ -97,8 +97,8 @@ def _score_batch(_: None, paths: list[Path]) -> list[Row]:
 
 
 def _compute(paths: Sequence[Path], jobs: int) -> Iterator[tuple[Path, Row]]:
-    """(path, row) as rows are computed; the pool section is siscore.parallel (local
-    processes, or the scheduler of :func:`siscore.parallel.scheduling`)."""
+    """(path, row) as rows are computed; the pool section is siscore.utils.parallel (local
+    processes, or the scheduler of :func:`siscore.utils.parallel.scheduling`)."""
     per_task = 4 if is_parallel(jobs, None, len(paths)) else 1
     batches = [list(paths[i:i + per_task]) for i in range(0, len(paths), per_task)]
     for i, rows in run_tasks(_score_batch, batches, jobs=jobs):

@@ -51,13 +51,16 @@ class LazyGroup(click.Group):
         return getattr(module, attr)
 
     def invoke(self, ctx: click.Context) -> object:
-        """Run the command; a missing optional package is one ``Error:`` line naming its extra."""
-        from siscore.extras import MissingDependencyError, missing_message
+        """Run the command. Every :class:`siscore.SiscoreError` (bad input: a config, assets, a
+        dataset, predictions, a model, a download, a report) and a missing optional package
+        become one ``Error:`` line and a non-zero exit, here and nowhere else."""
+        from siscore.errors import SiscoreError
+        from siscore.utils.extras import missing_message
 
         try:
             return super().invoke(ctx)
-        except MissingDependencyError as exc:
-            raise click.ClickException(str(exc)) from None
+        except SiscoreError as exc:
+            raise click.ClickException(exc.cli_message()) from None
         except ModuleNotFoundError as exc:
             what = f"siscore {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "this command"
             message = missing_message(exc.name or "", what)

@@ -75,7 +75,7 @@ def score(folder: Path, out: Path, jobs: int, quiet: bool, scheduler: str | None
     def go() -> None:
         if jobs < 1:
             fail(f"--jobs {jobs}: must be at least 1")
-        from siscore.parallel import scheduling
+        from siscore.utils.parallel import scheduling
 
         with scheduling(scheduler):
             rows = score_to_csv(folder, out, jobs=jobs, progress=not quiet)
@@ -210,7 +210,7 @@ def filter_cmd(folder: Path, out: Path, link: str | None, min_photo_side: int, m
                                      weights=weights, checkpoint=checkpoint, label_map=label_map,
                                      max_prob=max_prob, folder=folder, device=device,
                                      progress=not quiet, offline=offline)
-        from siscore.parallel import scheduling
+        from siscore.utils.parallel import scheduling
 
         with scheduling(scheduler):
             result = filter_folder(folder, out, thresholds, link=link, model=judge, jobs=jobs,

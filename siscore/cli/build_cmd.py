@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from siscore.cli.common import fail, load_plugins, parse_resolution, run_guarded
-from siscore.factors import MAX_IMAGES
+from siscore.generate.factors import MAX_IMAGES
 
 
 @click.command(context_settings={"show_default": True})
@@ -71,11 +71,11 @@ def build(subset, config, out, foregrounds, backgrounds, label_map, seed, bgs_pe
       siscore build --subset size --foregrounds fg/ --backgrounds bg/ --jobs 8 --out data/size
       siscore build --config examples/grid.toml --out data/custom
     """
-    from siscore import allocator
-    from siscore.build import build as run_build
-    from siscore.factors import SUBSETS, load_config
+    from siscore.generate import allocator
+    from siscore.generate.build import build as run_build
+    from siscore.generate.factors import SUBSETS, load_config
 
-    allocator.tune()  # this process is ours and renders with --jobs 1 (siscore.allocator)
+    allocator.tune()  # this process is ours and renders with --jobs 1 (siscore.generate.allocator)
 
     def go() -> None:
         load_plugins(plugins)

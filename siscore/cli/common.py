@@ -14,16 +14,10 @@ def fail(message: str) -> NoReturn:
 
 
 def run_guarded(body: Callable[[], None]) -> None:
-    """Run a command body, turning known library errors into one-line messages."""
-    from siscore.assets import AssetError
-    from siscore.factors import ConfigError
-    from siscore.labels import LabelMapError
-    from siscore.render import InterventionError
-
+    """Run a command body; Ctrl-C says how to resume (library errors become one line in
+    :class:`siscore.cli.LazyGroup`)."""
     try:
         body()
-    except (ConfigError, AssetError, LabelMapError, InterventionError) as exc:
-        raise click.ClickException(cli_message(exc)) from None
     except KeyboardInterrupt:
         click.echo("\ninterrupted: run the same command again to resume", err=True)
         raise SystemExit(130) from None
@@ -31,14 +25,14 @@ def run_guarded(body: Callable[[], None]) -> None:
 
 def cli_message(exc: BaseException) -> str:
     """An error's one-line message with command-line option names (``--foregrounds fg: ...``)."""
-    from siscore.errors import ParamError
+    from siscore.errors import SiscoreError
 
-    return exc.cli_message() if isinstance(exc, ParamError) else str(exc)
+    return exc.cli_message() if isinstance(exc, SiscoreError) else str(exc)
 
 
 def load_plugins(plugins: tuple[str, ...] | list[str]) -> None:
     """Import every ``--plugin`` (a module name, or a ``.py`` file) so its interventions register."""
-    from siscore.interventions import load_plugin
+    from siscore.generate.interventions import load_plugin
 
     for plugin in plugins:
         try:

@@ -10,7 +10,7 @@ import click
 
 from siscore.cli.aliases import AliasedCommand
 from siscore.cli.common import fail, load_plugins, parse_resolution, run_guarded
-from siscore.write import safe_name
+from siscore.utils.files import safe_name
 
 
 def _default_workers() -> int:
@@ -19,7 +19,7 @@ def _default_workers() -> int:
 
 def read_output_classes(path: Path, label_map_path: Path | None) -> list[int]:
     """One line per model output: an ImageNet-1k index, or a label of the label map."""
-    from siscore.labels import load_label_map
+    from siscore.formats.labels import load_label_map
 
     try:
         lines = [ln.strip() for ln in path.read_text("utf-8").splitlines()]
@@ -172,16 +172,16 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
       siscore evaluate --dataset data/size --model resnet50 --checkpoint mine.pt --crop 288 --out m.csv
     """
     def go() -> None:
-        from siscore.extras import require
+        from siscore.utils.extras import require
 
         require("torch", "siscore evaluate")  # else one line naming the extra (cli/__init__.py)
         require("torchvision", "siscore evaluate")
-        from siscore.dataset import DatasetError
         from siscore.evaluate import ImageReadError
         from siscore.evaluate.models import ModelError
         from siscore.evaluate.predictions import PredictionsError
         from siscore.evaluate.runner import EvaluateError
         from siscore.evaluate.shards import ShardError
+        from siscore.formats.dataset import DatasetError
 
         if list_models:
             _list_models()
@@ -285,7 +285,7 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             loaded.append(m)
         classes = read_output_classes(output_classes, label_map) if output_classes else None
         if dataset is not None:  # an official zip or parent folder is located; --label-map honoured
-            from siscore.dataset import load_dataset
+            from siscore.formats.dataset import load_dataset
 
             source = load_dataset(dataset, label_map=label_map)
         else:
@@ -301,7 +301,7 @@ def evaluate(dataset, subset, config, foregrounds, backgrounds, label_map, seed,
             for result in results:
                 click.echo(result.summary())
     def _rendered(cls):  # noqa: ANN001, ANN202 - RenderedDataset, imported lazily
-        from siscore.factors import SUBSETS, load_config
+        from siscore.generate.factors import SUBSETS, load_config
 
         load_plugins(plugins)
         opts = {"seed": seed, "bgs_per_fg": bgs_per_fg, "min_pct_inside": min_pct_inside}

@@ -87,7 +87,7 @@ def _gates_cleaning(kw: dict[str, Any], min_predicted_iou: float = 0.0) -> tuple
 def _run(call: Callable[..., Any], kw: dict[str, Any], min_predicted_iou: float = 0.0) -> None:
     """Build the options, run ``call`` and print the summary; input errors exit with one line."""
     from siscore.extract import ExtractError
-    from siscore.parallel import scheduling
+    from siscore.utils.parallel import scheduling
 
     def body() -> None:
         try:

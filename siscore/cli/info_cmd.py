@@ -13,7 +13,7 @@ from siscore.cli.common import fail, run_guarded
 def factor_columns(ds: Any) -> list[str]:
     """The factor columns ``info`` lists: every grid factor of a build's spec (also those
     with one value; never a record column such as ``blend_fallback``), else the varying ones."""
-    from siscore.dataset import FACTOR_COLUMNS, GEOMETRY_COLUMNS
+    from siscore.formats.dataset import FACTOR_COLUMNS, GEOMETRY_COLUMNS
 
     grid = (ds.spec or {}).get("grid")
     if not isinstance(grid, dict):
@@ -26,7 +26,7 @@ def factor_columns(ds: Any) -> list[str]:
 
 def describe(root: Path, max_values: int = 25) -> str:
     """A text summary of a dataset folder (official downloads included)."""
-    from siscore.dataset import load_dataset
+    from siscore.formats.dataset import load_dataset
 
     ds = load_dataset(root)
     md = ds.metadata
@@ -65,7 +65,7 @@ def info(dataset_arg: Path | None, dataset_opt: Path | None, max_values: int) ->
     Works on siscore builds and on the official SI-SCORE downloads: the subset
     folder, the folder a zip was unpacked into, or the zip itself.
     """
-    from siscore.dataset import DatasetError
+    from siscore.formats.dataset import DatasetError
 
     if dataset_arg is not None and dataset_opt is not None and dataset_arg != dataset_opt:
         fail(f"two dataset folders given ({dataset_arg} and --dataset {dataset_opt}); give one")

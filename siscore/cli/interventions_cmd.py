@@ -15,7 +15,7 @@ def interventions(plugins: tuple[str, ...]) -> None:
 
     Use a name as a [grid] key in a --config file, or as a keyword of siscore.Grid.
     """
-    from siscore.interventions import get_intervention, list_interventions
+    from siscore.generate.interventions import get_intervention, list_interventions
 
     def go() -> None:
         load_plugins(plugins)

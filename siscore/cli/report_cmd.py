@@ -62,7 +62,7 @@ def report(scores: tuple[Path, ...], out: Path, baseline: str | None, formats: s
       siscore report --scores loc.csv --scores rot.csv --baseline resnet50 \\
           --format pdf --width single --no-titles --out paper/figs
     """
-    from siscore.extras import require
+    from siscore.utils.extras import require
 
     require("matplotlib", "siscore report")  # else one line naming the extra (cli/__init__.py)
     from siscore.report import ReportError, write_report

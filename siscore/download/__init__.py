@@ -24,7 +24,7 @@ from siscore.download.s3 import (
     make_client,
 )
 from siscore.download.unzip import Extracted, extract_zip
-from siscore.official import EXPECTED_ASSETS, EXPECTED_IMAGES
+from siscore.formats.official import EXPECTED_ASSETS, EXPECTED_IMAGES
 
 BUCKET = "si-score-dataset"
 SUBSETS = ("size", "location", "rotation")
@@ -94,7 +94,7 @@ def download_subset(subset: str, out: str | Path, *, mini: bool = False, extract
     """Fetch a prebuilt subset into ``out``: its zip (extracted unless ``extract`` is
     False: every command reads the zip in place), or with ``loose`` the unpacked files
     under ``object_<subset>/``."""
-    from siscore.datastore import DatasetError, locate_dataset
+    from siscore.formats.datastore import DatasetError, locate_dataset
 
     out = Path(out)
     client = make_client(endpoint_url, jobs)

@@ -23,15 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siscore.extras import require
-from siscore.progress import progress_bar
+from siscore.errors import SiscoreError
+from siscore.utils.extras import require
+from siscore.utils.progress import progress_bar
 
 MANIFEST = ".siscore-download.jsonl"
 CHUNK = 1 << 20
 MIB = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(SiscoreError, RuntimeError):
     """A bucket that cannot be listed or an object that cannot be fetched; the message says why."""
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from siscore.download.s3 import DownloadError
-from siscore.progress import progress_bar
+from siscore.utils.progress import progress_bar
 
 
 @dataclass

@@ -12,7 +12,13 @@ or rendered on the fly), :mod:`.predictions` (the resumable CSV cache),
 :mod:`.runner` (batching, device, AMP, several models in one pass).
 """
 
-from siscore.evaluate.data import FolderDataset, ImageReadError, RenderedDataset
+from siscore.evaluate.data import (
+    FolderDataset,
+    ImageReadError,
+    RenderedDataset,
+    SIScoreDataset,
+    WebDatasetImages,
+)
 from siscore.evaluate.models import (
     LoadedModel,
     ModelError,
@@ -58,7 +64,9 @@ __all__ = [
     "ModelError",
     "PredictionsError",
     "RenderedDataset",
+    "SIScoreDataset",
     "SidePaths",
+    "WebDatasetImages",
     "WeightsNotFoundError",
     "classification_models",
     "create_model",

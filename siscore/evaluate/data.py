@@ -8,7 +8,7 @@ Both expose ``image_ids``, ``labels`` (class names), ``valid`` (the valid
 ImageNet-1k indices of each image's label) and ``fingerprint()``.
 
 :class:`RenderedDataset` renders inside the DataLoader workers (one
-:class:`~siscore.render.Renderer` per worker, created lazily) and, by default,
+:class:`~siscore.generate.render.Renderer` per worker, created lazily) and, by default,
 round-trips every image through the same JPEG encoding as ``siscore build``, so
 its pixels are exactly those a built dataset's files decode to.
 """
@@ -28,12 +28,14 @@ from PIL import Image
 from torch.utils.data import Dataset, get_worker_info
 
 from siscore import __version__
-from siscore.dataset import DatasetInfo, load_dataset
+from siscore.errors import SiscoreError
+from siscore.formats import wds
+from siscore.formats.dataset import DatasetInfo, load_dataset
 
 Transform = Callable[[Image.Image], Any]
 
 
-class ImageReadError(RuntimeError):
+class ImageReadError(SiscoreError, RuntimeError):
     """An image file that cannot be decoded (the message names it)."""
 
 
@@ -98,7 +100,7 @@ class FolderDataset(Dataset):
 
 
 class RenderedDataset(Dataset):
-    """Images of a :class:`~siscore.plan.Plan`, rendered when read, never written to disk.
+    """Images of a :class:`~siscore.generate.plan.Plan`, rendered when read, never written to disk.
 
     ``fmt="jpg"`` (default) applies the JPEG round trip of ``siscore build``
     (``quality`` 75 as there); ``fmt="png"`` or ``"raw"`` gives the exact
@@ -119,9 +121,9 @@ class RenderedDataset(Dataset):
         cache_mb: int = 256,
         subset: str | None = None,
     ) -> None:
-        from siscore.compose import CROP_MODES
-        from siscore.factors import ConfigError
-        from siscore.interventions.registry import registry_snapshot
+        from siscore.generate.compose import CROP_MODES
+        from siscore.generate.factors import ConfigError
+        from siscore.generate.interventions.registry import registry_snapshot
 
         if fmt not in ("jpg", "png", "raw"):
             raise ConfigError(f"format {fmt!r}: choose jpg, png or raw")
@@ -157,13 +159,13 @@ class RenderedDataset(Dataset):
         label_map: str | Path | None = None,
         **kwargs: Any,
     ) -> RenderedDataset:
-        """Plan ``grid`` (a :class:`~siscore.factors.Grid` or a subset name) over asset folders.
+        """Plan ``grid`` (a :class:`~siscore.generate.factors.Grid` or a subset name) over asset folders.
 
         Defaults (seed, backgrounds per foreground, ``min_pct_inside`` of the
         subset) are those of ``siscore build``: the same arguments give the same images.
         """
-        from siscore.build import make_plan
-        from siscore.factors import SUBSETS, ConfigError
+        from siscore.generate.build import make_plan
+        from siscore.generate.factors import SUBSETS, ConfigError
 
         subset = None
         if isinstance(grid, str):
@@ -195,8 +197,8 @@ class RenderedDataset(Dataset):
     def render(self, position: int) -> tuple[Image.Image, list[str]]:
         """The image at ``position`` as a built dataset's file decodes, and its metadata row."""
         if self._renderer is None:
-            from siscore.interventions.registry import install_snapshot
-            from siscore.render import Renderer
+            from siscore.generate.interventions.registry import install_snapshot
+            from siscore.generate.render import Renderer
 
             install_snapshot(self._snapshot)
             self._renderer = Renderer(self.plan, crop=self.crop, cache_mb=self.cache_mb)
@@ -243,14 +245,54 @@ class RenderedDataset(Dataset):
         return self.plan.metadata_header()
 
 
+class WebDatasetImages(FolderDataset):
+    """A webdataset folder's images, read from the shards through ``shards.csv``."""
+
+    def __init__(self, root: str | Path, transform: Any = None) -> None:
+        super().__init__(root, transform)
+        self.index = wds.read_index(self.root)
+        missing = [i for i in self.image_ids if i not in self.index]
+        if missing:
+            raise ImageReadError(f"{self.root / wds.INDEX}: {len(missing)} image(s) of metadata.csv are "
+                                 f"not in the shards, e.g. {missing[0]}; rebuild the dataset")
+        self.paths = [f"{self.index[i][0]}#{wds.sample_key(i)}" for i in self.image_ids]
+
+    def with_transform(self, transform: Any) -> Any:
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.transform = transform
+        return new
+
+    def load(self, position: int) -> Any:
+        shard, offset, size = self.index[self.image_ids[position]]
+        path = self.root / shard
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read(size)
+            with Image.open(io.BytesIO(data)) as img:
+                return img.convert("RGB")
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageReadError(f"{path}: image {self.image_ids[position]} unreadable ({exc}); "
+                                 "rebuild the dataset") from None
+
+    def missing_files(self, positions: Sequence[int] | None = None) -> list[str]:
+        todo = range(len(self)) if positions is None else positions
+        shards = {self.index[self.image_ids[i]][0] for i in todo}
+        absent = {s for s in shards if not (self.root / s).is_file()}
+        return [self.paths[i] for i in todo if self.index[self.image_ids[i]][0] in absent]
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {**super().fingerprint(), "kind": wds.FORMAT}
+
+
+
 def as_dataset(dataset: Any, transform: Transform | None) -> FolderDataset | RenderedDataset | Dataset:
     """A path or DatasetInfo becomes a :class:`FolderDataset`; ``transform`` replaces the dataset's."""
     if isinstance(dataset, (str, Path, DatasetInfo)):
-        from siscore.wds import is_webdataset, webdataset_images  # --format webdataset builds
-
         root = dataset.root if isinstance(dataset, DatasetInfo) else dataset
-        if is_webdataset(root):
-            return webdataset_images(root, transform)
+        if wds.is_webdataset(root):
+            return WebDatasetImages(root, transform)
         return FolderDataset(dataset, transform)
     if transform is not None and hasattr(dataset, "with_transform"):
         return dataset.with_transform(transform)
@@ -259,8 +301,51 @@ def as_dataset(dataset: Any, transform: Transform | None) -> FolderDataset | Ren
 
 def _tune_if_data_worker() -> None:
     """A DataLoader worker process exists only to load data: let it reuse freed image
-    buffers (siscore.allocator); the process that owns the DataLoader is left alone."""
+    buffers (siscore.generate.allocator); the process that owns the DataLoader is left alone."""
     if get_worker_info() is not None:
-        from siscore import allocator
+        from siscore.generate import allocator
 
         allocator.tune()
+
+
+class SIScoreDataset(Dataset):
+    """A torch ``Dataset`` over a SI-SCORE dataset yielding ``(image, target)``, for own loops.
+
+    ``target`` is the ImageNet-1k index of the image's class (the first valid one;
+    -1 for a class with none). Some classes have several valid indices (``laptop``:
+    620 laptop and 681 notebook): ``valid_indices[i]`` holds all of them for item
+    ``i``, and :meth:`is_correct` counts a prediction as right when it is any of
+    them, as ``siscore score`` does. Works on siscore builds and the official
+    downloads (folder, parent folder or zip), with the same label table as scoring.
+
+    >>> ds = SIScoreDataset("data/rotation", transform=weights.transforms())  # doctest: +SKIP
+    >>> image, target = ds[0]  # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | Path | DatasetInfo, transform: Callable[[Image.Image], Any] | None = None,
+                 label_map: str | Path | None = None) -> None:
+        self.info = root if isinstance(root, DatasetInfo) else load_dataset(root, label_map=label_map)
+        self.transform = transform
+        md = self.info.metadata
+        self.metadata = md
+        self.image_ids: list[int] = md["image_id"].astype(int).tolist()
+        self.paths: list[str] = md["path"].tolist()
+        self.valid_indices: list[tuple[int, ...]] = list(md["imagenet"])
+        self.targets: list[int] = [v[0] if v else -1 for v in self.valid_indices]
+        self.class_valid_indices: dict[str, tuple[int, ...]] = {
+            c: tuple(self.info.imagenet.get(c, ())) for c in self.info.classes}
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        with self.info.open(self.paths[i]) as f, Image.open(f) as img:
+            image = img.convert("RGB")
+        return (self.transform(image) if self.transform else image), self.targets[i]
+
+    def is_correct(self, predictions: Sequence[int], positions: Sequence[int] | None = None
+                   ) -> np.ndarray:
+        """Per prediction (of items ``positions``, default all in order): in the valid set?"""
+        positions = range(len(self)) if positions is None else positions
+        return np.array([int(p) in self.valid_indices[i] for p, i in zip(predictions, positions,
+                                                                          strict=True)])

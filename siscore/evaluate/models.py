@@ -23,11 +23,13 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from siscore.errors import SiscoreError
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class ModelError(ValueError):
+class ModelError(SiscoreError, ValueError):
     """A model, weights or checkpoint that cannot be used; the message says why and what to do."""
 
 

@@ -1,4 +1,4 @@
-"""The predictions file as a resumable cache (its format and reader: :mod:`siscore.predictions`).
+"""The predictions file as a resumable cache (its format and reader: :mod:`siscore.formats.predictions`).
 
 For ``--out preds.csv`` the files are:
 
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siscore.predictions import (
+from siscore.formats.predictions import (
     COLUMNS,
     INTEGER_COLUMNS,
     PredictionsError,
@@ -39,7 +39,7 @@ from siscore.predictions import (
     read_predictions,
     recorded_top1,
 )
-from siscore.write import atomic_text, csv_text
+from siscore.utils.files import atomic_text, csv_text
 
 __all__ = ["COLUMNS", "FORMAT", "PredictionStore", "PredictionsError", "SidePaths",
            "dataset_index_files", "read_predictions", "recorded_top1"]

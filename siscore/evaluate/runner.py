@@ -23,15 +23,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from siscore import __version__
+from siscore.errors import SiscoreError
 from siscore.evaluate.data import FolderDataset, RenderedDataset, as_dataset
 from siscore.evaluate.models import LoadedModel
 from siscore.evaluate.predictions import COLUMNS, PredictionStore, dataset_index_files
-from siscore.progress import progress_bar
+from siscore.utils.progress import progress_bar
 
 N_IMAGENET = 1000
 
 
-class EvaluateError(ValueError):
+class EvaluateError(SiscoreError, ValueError):
     """An evaluation that cannot run as asked; the message names the option and the fix."""
 
 

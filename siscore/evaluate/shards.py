@@ -29,13 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from siscore.errors import SiscoreError
 from siscore.evaluate.predictions import PredictionStore, SidePaths, read_predictions
 
 #: Meta fields that describe one run's counts, not the predictions.
 _RUN_FIELDS = {"format", "predictions", "fingerprint", "logits", "complete", "images", "images_total"}
 
 
-class ShardError(ValueError):
+class ShardError(SiscoreError, ValueError):
     """A shard option or a set of parts that cannot be used; the message names the fix."""
 
 

@@ -42,7 +42,7 @@ def hub_offline(offline: bool) -> Iterator[None]:
 
 @contextlib.contextmanager
 def hub_progress(progress: bool) -> Iterator[None]:
-    """Hugging Face download bars only when ``progress`` (``siscore.progress.interactive``,
+    """Hugging Face download bars only when ``progress`` (``siscore.utils.progress.interactive``,
     which :func:`~siscore.evaluate.zoo.create_model` passes): none in logs."""
     from huggingface_hub.utils import (
         are_progress_bars_disabled,

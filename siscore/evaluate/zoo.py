@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from siscore import extras
 from siscore.evaluate.models import LoadedModel, ModelError
-from siscore.progress import interactive
+from siscore.utils import extras
+from siscore.utils.progress import interactive
 
 Factory = Callable[..., LoadedModel]
 

@@ -2,7 +2,7 @@
 
 OpenImages: the label is the lower-cased DisplayName (``Pitcher (Container)``
 -> ``pitcher (container)``), looked up in the generator's label map
-(:func:`siscore.labels.load_label_map`, extended by ``--label-map``). COCO: the
+(:func:`siscore.formats.labels.load_label_map`, extended by ``--label-map``). COCO: the
 category name goes through ``siscore/data/coco_label_map.csv`` (COCO name ->
 label, indices); a ``--label-map`` CSV with a ``coco_name`` column overrides it
 row by row, and one in the generator's format (``label,imagenet_index``) maps
@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from siscore.extract.records import ExtractError
-from siscore.labels import LabelMapError, load_label_map, read_label_map
+from siscore.formats.labels import LabelMapError, load_label_map, read_label_map
 
 
 @dataclass(frozen=True)

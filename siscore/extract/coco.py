@@ -18,7 +18,7 @@ from typing import Any
 from siscore.extract.classes import choose, coco_table, openimages_table
 from siscore.extract.openimages import SAFE_ID
 from siscore.extract.records import Candidate, ExtractError, Tally, aggregate_row
-from siscore.extras import require
+from siscore.utils.extras import require
 
 ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "bbox")
 IMG_KEYS = ("id", "file_name", "width", "height")

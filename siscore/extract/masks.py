@@ -18,9 +18,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from siscore.cutout import clean_mask
+from siscore.extract.cutout import clean_mask
 from siscore.extract.records import Drop, ExtractError
-from siscore.extras import require
+from siscore.utils.extras import require
 
 _ZIP_DIGIT = re.compile(r"-masks-([0-9a-f])\.zip$", re.IGNORECASE)
 # per process: a zip's central directory is read once (keyed by its stat, so a changed file is reopened)

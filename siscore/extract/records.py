@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from siscore.errors import SiscoreError
+
 KEPT = "kept"
 
 REASONS: dict[str, str] = {
@@ -77,7 +79,7 @@ MANIFEST_COLUMNS: list[str] = [
 INFO_COLUMNS: tuple[str, ...] = ("author", "license", "original_url", "title")
 
 
-class ExtractError(ValueError):
+class ExtractError(SiscoreError, ValueError):
     """An input that stops a run before any work; the message names the file or option and the fix."""
 
 

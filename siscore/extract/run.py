@@ -19,8 +19,8 @@ from siscore.extract.records import INFO_COLUMNS, Candidate, ExtractError
 from siscore.extract.report import ExtractResult
 from siscore.extract.worker import Context, process_image
 from siscore.extract.writer import Library
-from siscore.parallel import is_parallel, run_tasks
-from siscore.progress import progress_bar
+from siscore.utils.parallel import is_parallel, run_tasks
+from siscore.utils.progress import progress_bar
 
 FORMAT_VERSION = 1
 TASK_OBJECTS = 16  # objects per worker task with --jobs > 1 (amortises the dispatch); 1 image otherwise
@@ -54,7 +54,7 @@ def _process_task(ctx: Context, task: list[list[Candidate]]) -> list[dict[str, s
 
 def _results(tasks: list[list[list[Candidate]]], ctx: Context, jobs: int
              ) -> Iterator[list[dict[str, str]]]:
-    # pool section: siscore.parallel (local processes, or the scheduler of siscore.parallel.scheduling)
+    # pool section: siscore.utils.parallel (local processes, or the scheduler of siscore.utils.parallel.scheduling)
     for _, rows in run_tasks(_process_task, tasks, ctx, jobs=jobs, ordered=True):
         yield rows
 

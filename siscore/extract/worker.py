@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from siscore.cutout import cutout_rgba, grabcut_mask, mask_bbox
+from siscore.extract.cutout import cutout_rgba, grabcut_mask, mask_bbox
 from siscore.extract.gates import Gates, box_pixels, components, failures, measure
 from siscore.extract.masks import Cleaning, MaskSource, clean, coco_mask, decode_png, fit_to_image
 from siscore.extract.records import KEPT, Candidate, Drop

@@ -33,7 +33,7 @@ from siscore.extract.records import (
     MANIFEST_COLUMNS,
     ExtractError,
 )
-from siscore.labels import write_label_map
+from siscore.formats.labels import write_label_map
 
 STATE_DIR = ".extract"
 

@@ -7,7 +7,7 @@ import urllib.parse
 from pathlib import Path
 
 from siscore.report.scores import ReportError
-from siscore.write import safe_name  # noqa: F401 - the report's names are the write module's
+from siscore.utils.files import safe_name  # noqa: F401 - the report names files as the writers do
 
 
 def inside(out: Path, path: Path) -> Path:

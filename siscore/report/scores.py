@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta
 
+from siscore.errors import SiscoreError
+
 METRIC_COLUMNS = (
     "n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk", "objects",
     "baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized",
@@ -29,7 +31,7 @@ NUMERIC = ("n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk"
 KINDS = ("location", "rotation", "size", "breakdown")
 
 
-class ReportError(ValueError):
+class ReportError(SiscoreError, ValueError):
     """A scores file or a report option that cannot be used; the message says how to fix it."""
 
 

@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from siscore import __version__
-from siscore.write import temp_beside
+from siscore.utils.files import temp_beside
 
 #: Figure widths in inches: one column and the full text width of a two-column paper.
 WIDTHS: dict[str, float] = {"single": 3.3, "double": 6.9}

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siscore.dataset import DatasetInfo
 from siscore.errors import write_failed
+from siscore.formats.dataset import DatasetInfo
 from siscore.score import effective as er
 from siscore.score.io import Predictions, ScoreError, from_frame, read_predictions
 from siscore.score.measures import (
@@ -32,7 +32,7 @@ from siscore.score.scoring import (
 )
 from siscore.score.stats import object_weights, paired_bootstrap
 from siscore.score.summary import model_summary, write_json
-from siscore.write import atomic_text
+from siscore.utils.files import atomic_text
 
 PredictionsLike = str | Path | pd.DataFrame | Predictions
 DIFF_COLUMNS = ["baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized"]

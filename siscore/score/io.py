@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from siscore import predictions as file_format
+from siscore.errors import SiscoreError
+from siscore.formats import predictions as file_format
 
 
-class ScoreError(ValueError):
+class ScoreError(SiscoreError, ValueError):
     """Input that cannot be scored; the message names the file, row or option and the fix."""
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from siscore.dataset import DatasetError, DatasetInfo, load_dataset
-from siscore.labels import LabelMapError, load_label_map, read_label_map
+from siscore.formats.dataset import DatasetError, DatasetInfo, load_dataset
+from siscore.formats.labels import LabelMapError, load_label_map, read_label_map
 from siscore.score.io import Predictions, ScoreError, show
 
 N_IMAGENET = 1000
@@ -204,7 +204,7 @@ class Reference:
 
 
 def from_info(info: DatasetInfo) -> Reference:
-    """A :class:`Reference` for a dataset loaded with :func:`siscore.dataset.load_dataset`."""
+    """A :class:`Reference` for a dataset loaded with :func:`siscore.formats.dataset.load_dataset`."""
     md = info.metadata.reset_index(drop=True)
     codes = md["foreground_class"].to_numpy(dtype=np.int64)
     ref = Reference(md, list(info.classes), codes, dict(info.imagenet), info.subset,

@@ -53,6 +53,6 @@ def model_summary(stats: pd.DataFrame, by: Sequence[str], n_images: int, n_datas
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON, atomically (temp file, then rename)."""
-    from siscore.write import atomic_text
+    from siscore.utils.files import atomic_text
 
     atomic_text(Path(path), json.dumps(_plain(data), indent=1, allow_nan=False) + "\n")

@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from siscore.errors import SiscoreError
+
 LabelMap = Mapping[str, tuple[int, ...]]
 
 
-class LabelMapError(ValueError):
+class LabelMapError(SiscoreError, ValueError):
     """A label-map file that cannot be used."""
 
 

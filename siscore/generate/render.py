@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from siscore import compose, jpeg
-from siscore.assets import load_background, load_foreground
-from siscore.geometry import visible_box
-from siscore.interventions.registry import get_intervention
-from siscore.plan import Item, Plan
+from siscore.errors import SiscoreError
+from siscore.generate import compose, jpeg
+from siscore.generate.assets import load_background, load_foreground
+from siscore.generate.geometry import visible_box
+from siscore.generate.interventions.registry import get_intervention
+from siscore.generate.plan import Item, Plan
 
 
-class InterventionError(RuntimeError):
+class InterventionError(SiscoreError, RuntimeError):
     """An intervention raised or returned something unusable for one image."""
 
 
@@ -210,7 +211,7 @@ class Renderer:
         """The finished image as ``fmt`` (``jpg`` or ``png``) bytes, ``pct_object_visible`` and
         the records: :meth:`render` then :func:`compose.encode`, except that a JPEG whose
         background only changes under the object (no background-, paste- or composite-stage
-        intervention) encodes only the tiles the object covers (:class:`siscore.jpeg.Tiled`),
+        intervention) encodes only the tiles the object covers (:class:`siscore.generate.jpeg.Tiled`),
         with the same bytes."""
         if fmt != "jpg" or any(self._stages[s] for s in ("background", "paste", "composite")):
             image, visible, records = self.render(item)

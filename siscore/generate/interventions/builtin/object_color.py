@@ -3,7 +3,7 @@
 
 import numpy as np
 
-from siscore.interventions import intervention
+from siscore.generate.interventions import intervention
 
 
 def _factor(value: float) -> str | None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from siscore.datastore import DatasetError, FolderStore, Store, ZipStore, locate_dataset
-from siscore.labels import builtin_label_map, imagenet_classes
+from siscore.formats.datastore import DatasetError, FolderStore, Store, ZipStore, locate_dataset
+from siscore.formats.labels import builtin_label_map, imagenet_classes
 
 EXPECTED_IMAGES = {"size": 92_884, "location": 479_184, "rotation": 39_540}
 EXPECTED_ASSETS = {"foregrounds": 614, "backgrounds": 867}

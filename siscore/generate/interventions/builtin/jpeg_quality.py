@@ -9,7 +9,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from siscore.interventions import intervention
+from siscore.generate.interventions import intervention
 
 
 def _check(value: int) -> str | None:

@@ -1,6 +1,6 @@
 """Custom interventions: new factors of variation beyond size, location and rotation."""
 
-from siscore.interventions.registry import (
+from siscore.generate.interventions.registry import (
     STAGES,
     Intervention,
     get_intervention,

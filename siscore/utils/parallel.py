@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from siscore.factors import ConfigError
+from siscore.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -188,7 +188,7 @@ def _main_importable() -> Iterator[None]:
 # -- engines --------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _dask_client(scheduler: Any, option: str) -> Iterator[Any]:
-    from siscore.extras import require
+    from siscore.utils.extras import require
 
     distributed = require("distributed", f"{option} {describe(scheduler)}", error=ParallelError)
     Client, LocalCluster = distributed.Client, distributed.LocalCluster

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from siscore import jpeg
-from siscore.geometry import rotation_matrix
+from siscore.generate import jpeg
+from siscore.generate.geometry import rotation_matrix
 
 CropMode = Literal["topleft", "center", "saliency"]
 CROP_MODES: tuple[str, ...] = ("topleft", "center", "saliency")
@@ -43,7 +43,7 @@ def square_crop_box(
     if mode == "saliency":
         if image is None:
             raise ValueError("saliency crop needs the image")
-        from siscore.saliency import least_salient_square
+        from siscore.generate.saliency import least_salient_square
 
         left, top = least_salient_square(image)
         return left, top, left + side, top + side
@@ -415,7 +415,7 @@ def alpha_mass_visible(alpha: np.ndarray, box: tuple[int, int, int, int],
 
 
 def encode(image: np.ndarray, fmt: str = "jpg", quality: int = 75) -> bytes:
-    """Encode an RGB array as JPEG (:func:`siscore.jpeg.encode`: ``quality``, restart
+    """Encode an RGB array as JPEG (:func:`siscore.generate.jpeg.encode`: ``quality``, restart
     markers between tiles) or PNG bytes."""
     if fmt == "jpg":
         return jpeg.encode(image, quality)

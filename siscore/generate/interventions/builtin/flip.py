@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from siscore.interventions import intervention
+from siscore.generate.interventions import intervention
 
 
 @intervention("horizontal_flip", stage="foreground", value_type=bool)

@@ -16,14 +16,13 @@ that renders it, so a killed build resumes shard by shard.
 
 The shards read with the ``webdataset`` library (``wds.WebDataset(urls)``) or
 ``torchdata``; siscore reads them by offset through ``shards.csv``
-(:class:`WebDatasetImages`), so ``siscore evaluate`` and ``siscore score``
+(:class:`siscore.evaluate.data.WebDatasetImages`), so ``siscore evaluate`` and ``siscore score``
 read such a folder as they read a folder of files.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import os
@@ -89,7 +88,7 @@ def shard_bytes(samples: Sequence[tuple[int, bytes, bytes]], ext: str = "jpg") -
 
 def write_shard(root: Path, task: int, data: bytes, tmp_dir: Path) -> None:
     """Write a shard through a temporary file and a rename."""
-    from siscore.write import atomic_write
+    from siscore.utils.files import atomic_write
 
     atomic_write(root / shard_name(task), data, tmp_dir)
 
@@ -129,69 +128,3 @@ def read_index(root: str | Path) -> dict[int, tuple[str, int, int]]:
 def shard_urls(root: str | Path) -> list[str]:
     """The shard files of a webdataset folder, in order (for ``webdataset.WebDataset``)."""
     return sorted(str(p) for p in (Path(root) / SHARD_DIR).glob("*.tar"))
-
-
-def webdataset_images(root: str | Path, transform: Any = None) -> Any:
-    """The images of a ``--format webdataset`` folder as a torch dataset (a
-    :class:`WebDatasetImages`: the ``image_ids``, ``labels``, ``valid`` and
-    ``fingerprint()`` of :class:`siscore.evaluate.data.FolderDataset`), read by offset."""
-    return _reader_class()(root, transform)
-
-
-def __getattr__(name: str) -> Any:
-    # WebDatasetImages subclasses a torch dataset: made on first use, so that building
-    # shards never imports torch; picklable as siscore.wds.WebDatasetImages.
-    if name == "WebDatasetImages":
-        return _reader_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-@functools.cache
-def _reader_class() -> type:
-    from siscore.evaluate.data import FolderDataset, ImageReadError
-
-    class WebDatasetImages(FolderDataset):
-        """A webdataset folder's images, read from the shards through ``shards.csv``."""
-
-        def __init__(self, root: str | Path, transform: Any = None) -> None:
-            super().__init__(root, transform)
-            self.index = read_index(self.root)
-            missing = [i for i in self.image_ids if i not in self.index]
-            if missing:
-                raise ImageReadError(f"{self.root / INDEX}: {len(missing)} image(s) of metadata.csv are "
-                                     f"not in the shards, e.g. {missing[0]}; rebuild the dataset")
-            self.paths = [f"{self.index[i][0]}#{sample_key(i)}" for i in self.image_ids]
-
-        def with_transform(self, transform: Any) -> Any:
-            new = object.__new__(type(self))
-            new.__dict__.update(self.__dict__)
-            new.transform = transform
-            return new
-
-        def load(self, position: int) -> Any:
-            from PIL import Image
-
-            shard, offset, size = self.index[self.image_ids[position]]
-            path = self.root / shard
-            try:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    data = f.read(size)
-                with Image.open(io.BytesIO(data)) as img:
-                    return img.convert("RGB")
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise ImageReadError(f"{path}: image {self.image_ids[position]} unreadable ({exc}); "
-                                     "rebuild the dataset") from None
-
-        def missing_files(self, positions: Sequence[int] | None = None) -> list[str]:
-            todo = range(len(self)) if positions is None else positions
-            shards = {self.index[self.image_ids[i]][0] for i in todo}
-            absent = {s for s in shards if not (self.root / s).is_file()}
-            return [self.paths[i] for i in todo if self.index[self.image_ids[i]][0] in absent]
-
-        def fingerprint(self) -> dict[str, Any]:
-            return {**super().fingerprint(), "kind": FORMAT}
-
-    WebDatasetImages.__module__ = __name__
-    WebDatasetImages.__qualname__ = "WebDatasetImages"
-    return WebDatasetImages

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from siscore.assets import Background, Foreground
-from siscore.factors import ConfigError, Grid, clean
-from siscore.geometry import Placement, place
+from siscore.generate.assets import Background, Foreground
+from siscore.generate.factors import ConfigError, Grid, clean
+from siscore.generate.geometry import Placement, place
 
 
 def derive_seed(seed: int, *parts: Any) -> np.random.SeedSequence:

@@ -17,8 +17,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from siscore.errors import SiscoreError
 
-class DatasetError(ValueError):
+
+class DatasetError(SiscoreError, ValueError):
     """A dataset folder that cannot be read; the message names the file and the fix."""
 
 

@@ -7,7 +7,7 @@ pasted object, so it moves with it.
 
 import numpy as np
 
-from siscore.interventions import intervention
+from siscore.generate.interventions import intervention
 
 GREY = 128
 

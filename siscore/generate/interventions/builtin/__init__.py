@@ -1,7 +1,7 @@
 """Built-in interventions beyond the paper. Each module uses only the public API
 (``siscore.intervention``), as a user's own module would."""
 
-from siscore.interventions.builtin import (  # noqa: F401 - importing registers them
+from siscore.generate.interventions.builtin import (  # noqa: F401 - importing registers them
     background_blur,
     blend,
     flip,

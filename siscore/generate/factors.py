@@ -3,7 +3,7 @@
 A :class:`Factor` has a name, its values, the metadata columns it fills and the
 stage where it acts. Size (``area``), ``location`` and ``rotation`` are the
 built-in geometric factors; ``resolution`` is the background size; every other
-name refers to a registered intervention (see :mod:`siscore.interventions`).
+name refers to a registered intervention (see :mod:`siscore.generate.interventions`).
 
 The cross product is enumerated in the original generator's order: the grid's
 factors in order (location, area, rotation, then interventions), then the
@@ -22,15 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from siscore.errors import ParamError
-from siscore.interventions.registry import get_intervention
+from siscore.errors import ConfigError, ParamError  # noqa: F401 - ConfigError re-exported
+from siscore.generate.interventions.registry import get_intervention
 
 MAX_IMAGES = 10_000_000
 """Default limit on the images of one build (``max_images`` / ``--max-images`` raise it)."""
-
-
-class ConfigError(ParamError):
-    """A grid or build configuration that cannot be used (raised before any work)."""
 
 
 GEOMETRIC = ("location", "area", "rotation")

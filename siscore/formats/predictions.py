@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from siscore.errors import SiscoreError
+
 COLUMNS = ["image_id", "top1", "top5", "label", "correct1", "correct5", "model"]
 INT64_MAX = 2**63 - 1
 INTEGER_COLUMNS = ("image_id", "top1", "correct1", "correct5")
 _INTEGER = r"\s*[-+]?[0-9]+\s*"
 
 
-class PredictionsError(ValueError):
+class PredictionsError(SiscoreError, ValueError):
     """A predictions file that cannot be read; the message names the file, row and field."""
 
 

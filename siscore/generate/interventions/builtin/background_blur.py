@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 
-from siscore.interventions import intervention
+from siscore.generate.interventions import intervention
 
 
 def _check(value: float) -> str | None:

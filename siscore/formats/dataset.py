@@ -5,7 +5,7 @@ ImageNet index), ``foreground_classes_metadata_indices.csv`` (``int`` =
 metadata index) and ``<label>/<image_id>.jpg``. siscore adds ``label_map.csv``
 (several valid ImageNet indices per label) and ``dataset.json``.
 
-The official data is read as it comes (see :mod:`siscore.official`): the
+The official data is read as it comes (see :mod:`siscore.formats.official`): the
 folder a subset zip was unpacked into, the subset folder inside it, or the zip
 itself, read in place. Factor values are read as clean decimals (``0.15``, not
 ``0.15000000000000002``), and official folders are scored with siscore's
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siscore.datastore import DatasetError, FolderStore, Store, locate_dataset
-from siscore.labels import LabelMapError, parse_label_map, read_label_map
-from siscore.official import official_label_table
+from siscore.formats.datastore import DatasetError, FolderStore, Store, locate_dataset
+from siscore.formats.labels import LabelMapError, parse_label_map, read_label_map
+from siscore.formats.official import official_label_table
 
 FACTOR_COLUMNS = ("x_coord", "y_coord", "area", "rotation")
 # columns that never define a cell of the grid: ids, the image's class, measurements and

@@ -8,8 +8,8 @@ to alpha and the ``blend_fallback`` column records it.
 import cv2
 import numpy as np
 
-from siscore.compose import Paste, Sprite
-from siscore.interventions import intervention
+from siscore.generate.compose import Paste, Sprite
+from siscore.generate.interventions import intervention
 
 MODES = ("alpha", "feather", "poisson")
 

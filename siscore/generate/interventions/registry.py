@@ -2,20 +2,20 @@
 
 An intervention is a function ``f(image, value, rng) -> image`` registered under
 a name with :func:`intervention`. Its name becomes a factor of a
-:class:`~siscore.factors.Grid` and a column of the dataset's metadata.
+:class:`~siscore.generate.factors.Grid` and a column of the dataset's metadata.
 
 Stages (where in the pipeline the function acts):
 
 - ``foreground``: the object after scaling and rotation, as straight RGBA (HxWx4 uint8);
 - ``background``: the prepared background, RGB (HxWx3 uint8);
-- ``paste``: how the object is pasted: gets a :class:`~siscore.compose.Paste` and returns
+- ``paste``: how the object is pasted: gets a :class:`~siscore.generate.compose.Paste` and returns
   the composite RGB image (at most one paste intervention per grid);
 - ``composite``: the finished image, RGB (HxWx3 uint8), before encoding.
 
 An intervention that declares ``records=("name", ...)`` returns ``(image, {"name": value})``
 and each record becomes a metadata column too (e.g. whether a blend fell back).
 
-Third-party packages register interventions through the ``siscore.interventions``
+Third-party packages register interventions through the ``siscore.generate.interventions``
 entry-point group (each entry point names a module to import, or a callable to call).
 """
 
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 STAGES: tuple[str, ...] = ("foreground", "background", "paste", "composite")
-ENTRY_POINT_GROUP = "siscore.interventions"
+ENTRY_POINT_GROUP = "siscore.generate.interventions"
 
 InterventionFn = Callable[[np.ndarray, Any, np.random.Generator], Any]
 
@@ -111,7 +111,7 @@ def intervention(
 
 
 def load_entry_points() -> None:
-    """Import the plugins registered under the ``siscore.interventions`` entry-point group."""
+    """Import the plugins registered under the ``siscore.generate.interventions`` entry-point group."""
     global _ENTRY_POINTS_LOADED
     if _ENTRY_POINTS_LOADED:
         return
@@ -127,10 +127,10 @@ def load_plugin(module: str) -> None:
 
     ``module`` is a module name (looked up on ``sys.path``, then in the current folder) or
     the path of a ``.py`` file; the folder holding it is put on ``sys.path``, so that
-    worker processes can import it too. Errors raise :class:`~siscore.factors.ConfigError`
+    worker processes can import it too. Errors raise :class:`~siscore.generate.factors.ConfigError`
     naming the plugin.
     """
-    from siscore.factors import ConfigError
+    from siscore.errors import ConfigError
 
     def error(detail: str) -> ConfigError:
         return ConfigError(detail, param="module", value=module, option="--plugin")
@@ -160,7 +160,7 @@ def load_plugin(module: str) -> None:
 
 
 def _ensure_builtins() -> None:
-    importlib.import_module("siscore.interventions.builtin")
+    importlib.import_module("siscore.generate.interventions.builtin")
 
 
 def get_intervention(name: str) -> Intervention:
