@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 JOBS ?= 2
 
-.PHONY: install demo demo-eval test lint bench clean
+.PHONY: install demo demo-eval test lint bench docs clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,11 @@ lint: install
 
 bench: install  ## speed and memory benchmarks (prints ratios against the JPEG floor)
 	$(PY) benchmarks/run.py
+
+docs: install  ## the manual as a website in site/ (MkDocs Material); a broken link fails the build
+	@$(VENV)/bin/mkdocs --version >/dev/null 2>&1 || $(PY) -m pip install --quiet -c constraints/tested.txt -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+	@echo "open $(CURDIR)/site/index.html"
 
 clean:
 	rm -rf data bench-out examples/out .pytest_cache

@@ -16,7 +16,7 @@ SAMPLES = Path(os.environ.get("SISCORE_SAMPLES") or REPO.parent / "shared" / "da
 def samples() -> Path:
     """The 9 foregrounds and 8 backgrounds of the original SI-SCORE release (read-only)."""
     if not (SAMPLES / "foregrounds").is_dir():
-        pytest.skip(f"SI-SCORE sample assets absent ({SAMPLES}); set SISCORE_SAMPLES (README: Development)")
+        pytest.skip(f"SI-SCORE sample assets absent ({SAMPLES}); set SISCORE_SAMPLES (docs/development.md)")
     return SAMPLES
 
 
