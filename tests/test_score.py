@@ -81,8 +81,9 @@ def test_location_cells_normalisation_and_intervals_by_hand(location):
     result = score_predictions(folder, [preds])
     t = result.scores.set_index(["x_coord", "y_coord"])
     assert list(result.scores.columns) == ["model", "x_coord", "y_coord", "n", "correct",
-                                           "accuracy", "ci_low", "ci_high", "normalized", "topk",
-                                           "objects"]
+                                           "accuracy", "ci_low", "ci_high", "normalized",
+                                           "normalize", "topk", "objects"]
+    assert (result.scores["normalize"] == "p95").all()  # the normaliser, for the report
     assert (result.scores["model"] == "model_a").all() and (t["topk"] == 1).all()
     assert (t["n"] == 4).all()
     for cell, k in LOC_K.items():
@@ -485,7 +486,8 @@ def test_cli_writes_the_contract_files(location, tmp_path):
     assert "model_a: 36 images (coverage 100.0%)" in r.output
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["model", "x_coord", "y_coord", "n", "correct", "accuracy",
-                                   "ci_low", "ci_high", "normalized", "topk", "objects"]
+                                   "ci_low", "ci_high", "normalized", "normalize", "topk",
+                                   "objects"]
     summary = json.loads((tmp_path / "res" / "scores.summary.json").read_text())
     assert set(summary) >= {"subset", "factors", "normalize", "topk", "models"}
     assert set(summary["models"]["model_a"]) >= {

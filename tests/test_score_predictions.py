@@ -31,10 +31,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                        "--bgs-per-fg", "1", "-q", "--out", root / "ds")
     assert code == 0, out
     (root / "acc.csv").write_text("model,imagenet_top1\nresnet18,41.5\n")
-    for model, name in (("efficientnet_lite0", "lite0.csv"), ("resnet18", "r18.csv")):
+    for model, name, *extra in (("efficientnet_lite0", "lite0.csv"),
+                                ("resnet18", "r18.csv", "--random-weights")):  # no weights
         code, out = invoke("evaluate", "--dataset", root / "ds", "--model", model, "--crop", "32",
                            "-j", "0", "-q", "--imagenet-acc", root / "acc.csv", "--out",
-                           root / name)
+                           root / name, *extra)
         assert code == 0, out
     return root
 
@@ -52,6 +53,9 @@ def test_score_uses_the_top1_recorded_by_evaluate(run: Path) -> None:
     assert models["efficientnet_lite0"]["imagenet_top1"] == 75.1
     assert models["resnet18"]["imagenet_top1"] == 41.5
     assert models["resnet18"]["imagenet_top1_source"] == "evaluate"
+    # evaluate recorded random_init: true for the network without weights; score marks it
+    assert models["resnet18"]["random_init"] is True
+    assert "random_init" not in models["efficientnet_lite0"]
 
 
 def test_imagenet_acc_of_score_first_then_recorded_then_torchvision(run: Path) -> None:

@@ -99,7 +99,7 @@ def score(dataset, metadata, class_names, label_map, predictions, names, out, by
       siscore score --dataset data/rotation -p a.csv -p b.csv --baseline a --out rot.csv
       siscore score --dataset data/location -p a.csv --by label --balance-classes --out c.csv
     """
-    from siscore.score import ScoreError, from_metadata, read_imagenet_acc, read_output_map
+    from siscore.score import from_metadata, read_imagenet_acc, read_output_map
     from siscore.score.api import check_target, score_predictions
     from siscore.score.effective import read_testbed
     from siscore.score.reference import from_dataset
@@ -117,50 +117,55 @@ def score(dataset, metadata, class_names, label_map, predictions, names, out, by
             click.echo(f"dataset: {dataset} (written by `siscore evaluate`)")
     if names and len(names) != len(predictions):
         fail(f"{len(names)} --name for {len(predictions)} --predictions; give one per file")
-    try:
-        check_target(out)
-        ref = (from_dataset(dataset, label_map) if dataset is not None
-               else from_metadata(metadata, class_names, label_map))
-        result = score_predictions(
-            ref, predictions, names=list(names) or None, by=list(by) or None,
-            normalize_method=normalize_method, normalize_over=list(normalize_over) or None,
-            topk=int(topk), label_space=label_space, min_pct_inside=min_pct_inside,
-            balance_classes=balance_classes, baseline=baseline, n_boot=n_boot, seed=seed,
-            output_map=read_output_map(output_map) if output_map else None,
-            imagenet_acc=read_imagenet_acc(imagenet_acc) if imagenet_acc else None,
-            fit_models=list(fit_models) or None,
-            testbed=read_testbed(testbed) if testbed else None)
-    except ScoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    low = {m: s["coverage"] for m, s in result.summary["models"].items()
-           if s["coverage"] < min_coverage}
-    if low:
-        raise click.ClickException(
-            "coverage below --min-coverage " + f"{min_coverage}: " +
-            ", ".join(f"{m} {100 * c:.1f}%" for m, c in low.items()) +
-            "; finish the evaluation (re-run `siscore evaluate` to resume) or lower it")
-    try:
-        paths = result.write(out)
-    except ScoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    check_target(out)
+    ref = (from_dataset(dataset, label_map) if dataset is not None
+           else from_metadata(metadata, class_names, label_map))
+    result = score_predictions(
+        ref, predictions, names=list(names) or None, by=list(by) or None,
+        normalize_method=normalize_method, normalize_over=list(normalize_over) or None,
+        topk=int(topk), label_space=label_space, min_pct_inside=min_pct_inside,
+        balance_classes=balance_classes, baseline=baseline, n_boot=n_boot, seed=seed,
+        output_map=read_output_map(output_map) if output_map else None,
+        imagenet_acc=read_imagenet_acc(imagenet_acc) if imagenet_acc else None,
+        fit_models=list(fit_models) or None,
+        testbed=read_testbed(testbed) if testbed else None)
+    _check_coverage(result.summary, min_coverage)
+    paths = result.write(out)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
-    if quiet:
-        return
-    s = result.summary
+    if not quiet:
+        _print_summary(result.summary)
+        click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _check_coverage(summary: dict, min_coverage: float) -> None:
+    """Fail (writing nothing) when a model covers less than ``--min-coverage`` of the images."""
+    low = {m: s["coverage"] for m, s in summary["models"].items() if s["coverage"] < min_coverage}
+    if low:
+        raise click.ClickException(
+            f"coverage below --min-coverage {min_coverage}: "
+            + ", ".join(f"{m} {100 * c:.1f}%" for m, c in low.items())
+            + "; finish the evaluation (re-run `siscore evaluate` to resume) or lower it")
+
+
+def _print_summary(s: dict) -> None:
+    """One line for the run (grouping, normaliser, k), then one per model; a model with
+    random weights says so first."""
+    from siscore.formats.values import factor_text
+
     click.echo(f"scored {len(s['models'])} model(s) on {s['dataset_images']} images, by "
                f"{', '.join(s['factors'])}; normalize={s['normalize']}, top-{s['topk']}")
     for name, m in s["models"].items():
-        worst = ", ".join(f"{k}={v}" for k, v in m["worst_cell"].items()
+        worst = ", ".join(f"{k}={factor_text(v)}" for k, v in m["worst_cell"].items()
                           if k not in ("accuracy", "n"))
         ci = m.get("mean_accuracy_ci")
         interval = f" [{ci[0]:.4f}, {ci[1]:.4f}]" if ci and None not in ci else ""
-        line = (f"  {name}: {m['n_images']} images (coverage {100 * m['coverage']:.1f}%), "
-                f"mean accuracy {m['mean_accuracy']:.4f}{interval}, worst cell {worst}: "
-                f"{m['worst_cell']['accuracy']:.4f}")
+        random = " RANDOM WEIGHTS (not a trained model)," if m.get("random_init") else ""
+        line = (f"  {name}:{random} {m['n_images']} images (coverage "
+                f"{100 * m['coverage']:.1f}%), mean accuracy {m['mean_accuracy']:.4f}{interval}, "
+                f"worst cell {worst}: {m['worst_cell']['accuracy']:.4f}")
         if "effective_robustness" in m:
             low, high = m["effective_robustness_ci"]
             line += (f", effective robustness {m['effective_robustness']:+.2f} pp "
                      f"[{low:+.2f}, {high:+.2f}]")
         click.echo(line)
-    click.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -13,7 +13,7 @@ import pandas as pd
 from siscore.errors import write_failed
 from siscore.formats.dataset import DatasetInfo
 from siscore.score import effective as er
-from siscore.score.io import Predictions, ScoreError, from_frame, read_predictions
+from siscore.score.io import Predictions, ScoreError, check_name, from_frame, read_predictions
 from siscore.score.measures import (
     interval,
     measures_for,
@@ -32,10 +32,13 @@ from siscore.score.scoring import (
 )
 from siscore.score.stats import object_weights, paired_bootstrap
 from siscore.score.summary import model_summary, write_json
-from siscore.utils.files import atomic_text
+from siscore.utils.files import atomic_text, check_output_path
 
 PredictionsLike = str | Path | pd.DataFrame | Predictions
 DIFF_COLUMNS = ["baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized"]
+#: every column of a scores file that is not a grouping factor
+SCORE_COLUMNS = ("model", "n", "correct", "accuracy", "ci_low", "ci_high", "normalized",
+                 "normalize", "topk", "objects", *DIFF_COLUMNS, "random_init")
 
 
 @dataclass
@@ -52,7 +55,7 @@ class ScoreResult:
         ``<stem>.effective.csv``, each atomically (a unique temporary name, then a rename;
         nothing is left behind when a write fails). Returns the paths written."""
         out = Path(out)
-        check_target(out, "out")
+        check_target(out)
         paths = [out, out.with_name(out.stem + ".summary.json")]
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -67,16 +70,11 @@ class ScoreResult:
 
 
 def check_target(out: Path, option: str = "--out") -> None:
-    """Refuse an ``out`` that is a folder or lies under a file, before any work (errors
-    name ``option``: the CLI's ``--out`` or the API's ``out``)."""
-    if out.is_dir():
-        raise ScoreError(f"{option} {out}: is a folder; give the scores CSV file to write")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ScoreError(f"{option} {out}: lies under {parent}, which is a file; "
-                                 "give a path in a folder")
-            return
+    """Refuse, before any work, an ``out`` that cannot be the scores CSV: a folder, a
+    device node, a path under a file, an unwritable folder
+    (:func:`siscore.utils.files.check_output_path`; errors name ``option`` on the command
+    line and ``out`` from Python)."""
+    check_output_path(out, folder=False, option=option, param="out")
 
 
 def as_reference(dataset: str | Path | DatasetInfo | Reference) -> Reference:
@@ -99,6 +97,7 @@ def as_predictions(items: Iterable[PredictionsLike], names: Sequence[str | None]
     out: list[Predictions] = []
     for item, name in zip(items, names, strict=True):
         if isinstance(item, Predictions):
+            check_name(item.name, item.source)
             out.append(item)
         elif isinstance(item, pd.DataFrame):
             out += from_frame(item, name or (None if "model" in item else f"model{len(out)}"))
@@ -139,7 +138,9 @@ def score_predictions(
     """Score predictions per grid cell. See docs/score.md for every option.
 
     Returns the tidy table (``model``, the grouping columns, ``n, correct, accuracy,
-    ci_low, ci_high, normalized, topk`` and, with ``baseline``, the ``diff_*`` columns),
+    ci_low, ci_high, normalized, normalize`` (the normaliser: ``none``, ``p95`` or ``max``),
+    ``topk``, with a bootstrap ``objects``, with ``baseline`` the ``diff_*`` columns, and
+    ``random_init`` when a model has random weights),
     the per-model summary, and the effective-robustness table when at least two models
     have a known ImageNet top-1.
     """
@@ -157,6 +158,10 @@ def score_predictions(
     if not by:
         raise ScoreError(f"{ref.source}: no factor varies in this dataset, so there is no grid "
                          "to score; pass --by COLUMN (e.g. --by label)")
+    clash = [c for c in by if c in SCORE_COLUMNS]
+    if clash:
+        raise ScoreError(f"--by {clash[0]}: the scores file has a column of that name already "
+                         f"({', '.join(SCORE_COLUMNS)}); rename the factor in {ref.source}")
     method = normalize_method or default_normalize(ref.subset, by, ref.factors)
     over = list(normalize_over) if normalize_over else default_over(ref.subset, by, method)
     cells = make_cells(ref, by, min_pct_inside)
@@ -193,6 +198,10 @@ def score_predictions(
             summaries[pred.name].update(_with_intervals(replicates[pred.name], level))
         if pred.weights:
             summaries[pred.name]["weights"] = pred.weights
+        if pred.random_init:
+            summaries[pred.name]["random_init"] = True
+            notes.append(f"{pred.name}: random weights ({pred.source}.meta.json records "
+                         "random_init: true); its scores say nothing about a trained model")
         if n_scored < n_total:
             notes.append(f"{pred.name}: predictions for {n_scored} of {n_total} images "
                          f"(coverage {100 * n_scored / n_total:.1f}%); scored on those only")
@@ -206,10 +215,13 @@ def score_predictions(
 
     if baseline is not None:
         _add_differences(ref, cells, hit, tables, baseline, balance_classes, n_boot, seed, level)
-    frame = pd.concat([t.assign(model=name) for name, t in tables.items()], ignore_index=True)
+    random = {p.name for p in preds if p.random_init}
+    frame = pd.concat([t.assign(model=name, normalize=method, random_init=name in random)
+                       for name, t in tables.items()], ignore_index=True)
     columns = ["model", *by, "n", "correct", "accuracy", "ci_low", "ci_high", "normalized",
-               "topk", *(["objects"] if boot is not None else []),
-               *(DIFF_COLUMNS if baseline is not None else [])]
+               "normalize", "topk", *(["objects"] if boot is not None else []),
+               *(DIFF_COLUMNS if baseline is not None else []),
+               *(["random_init"] if random else [])]
     frame = frame[columns]
 
     summary: dict[str, Any] = {

@@ -8,7 +8,6 @@ y - 100 * sigmoid(b1 * logit(x) + b0), in percentage points.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from siscore.score.io import ScoreError
-
-# "resnet50:IMAGENET1K_V2", "resnet50.IMAGENET1K_V2", "resnet50_IMAGENET1K_V2", ".../DEFAULT"
-_NAME = re.compile(r"^(?P<arch>[A-Za-z0-9_]+?)[:/@._-](?P<weights>IMAGENET1K\w*|DEFAULT)$")
+from siscore.score.io import ScoreError, check_name
 
 
 def logit(percent: np.ndarray) -> np.ndarray:
@@ -33,27 +29,16 @@ def sigmoid100(z: np.ndarray) -> np.ndarray:
 
 
 def torchvision_top1(name: str) -> float | None:
-    """ImageNet-1k top-1 (percent) from torchvision's weight metadata, offline.
+    """ImageNet-1k top-1 (percent) from the model library's pretrained record, offline
+    (:func:`siscore.evaluate.registry.imagenet_top1`, the one lookup evaluate uses too).
 
     ``name`` is a weight enum (``ResNet50_Weights.IMAGENET1K_V2``) or an architecture and
     weights joined by ``:``, ``.``, ``_``, ``/`` or ``@`` (``resnet50:IMAGENET1K_V2``). A
     bare architecture name is not resolved: its weights are not known.
     """
-    match = _NAME.match(name)
-    if "_Weights." not in name and match is None:
-        return None
-    try:
-        from torchvision.models import get_model_weights, get_weight
-    except ImportError:
-        return None
-    try:
-        if "_Weights." in name:
-            weights = get_weight(name)
-        else:
-            weights = get_model_weights(match["arch"])[match["weights"]]
-        return float(weights.meta["_metrics"]["ImageNet-1K"]["acc@1"])
-    except (ValueError, KeyError, AttributeError):
-        return None
+    from siscore.evaluate.registry import imagenet_top1
+
+    return imagenet_top1(name)
 
 
 #: where a model's ImageNet top-1 came from, in order of preference (see :func:`imagenet_top1`)
@@ -103,7 +88,7 @@ def read_testbed(path: str | Path) -> dict[str, tuple[float, float]]:
         raise ScoreError(f"--testbed {path}: no such file; write a CSV with the header "
                          "'model,imagenet_top1,accuracy' (both in percent)")
     try:
-        table = pd.read_csv(path, dtype={"model": str})
+        table = pd.read_csv(path, dtype={"model": str}, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ScoreError(f"--testbed {path}: not a readable CSV ({exc})") from None
     if not {"model", "imagenet_top1", "accuracy"} <= set(table.columns):
@@ -116,7 +101,7 @@ def read_testbed(path: str | Path) -> dict[str, tuple[float, float]]:
         if not (0 < x < 100 and 0 < y < 100) or not isinstance(row.model, str):
             raise ScoreError(f"--testbed {path}, row {i}: imagenet_top1 and accuracy must be "
                              "percentages strictly between 0 and 100, with a model name")
-        out[row.model] = (float(x), float(y))
+        out[check_name(row.model, f"--testbed {path}, row {i}", "in the testbed")] = (float(x), float(y))
     return out
 
 

@@ -6,7 +6,12 @@ spaces) and ``model`` are optional; any other column (``label``, ``correct1`` ..
 read only for consistency checks. Full logits may sit beside the CSV in
 ``<name>.logits.npz`` (what ``siscore evaluate --logits`` writes), ``<stem>.npz`` or
 ``<name>.npz``, with the arrays ``image_id`` and ``logits``. ``<name>.meta.json``
-(written by ``siscore evaluate``) gives the weights the predictions came from.
+(written by ``siscore evaluate``) gives the weights the predictions came from, and whether the model
+was randomly initialised (``random_init``).
+
+Model names enter a scores file here: a name that is empty, or that a spreadsheet would
+read as a formula (:func:`siscore.formats.labels.formula_lead`: a leading ``=``, ``+``,
+``-``, ``@``, tab or carriage return), is refused with one line (:func:`check_name`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import pandas as pd
 
 from siscore.errors import SiscoreError
 from siscore.formats import predictions as file_format
+from siscore.formats.labels import formula_lead, formula_refusal
 
 
 class ScoreError(SiscoreError, ValueError):
@@ -43,6 +49,7 @@ class Predictions:
     imagenet_top1: float | None = None  # the model's ImageNet top-1 recorded by evaluate
     models_in_file: int = 1  # models sharing the source file (and so its one logits file)
     images_total: int | None = None  # images the evaluate run had to predict (its meta.json)
+    random_init: bool = False  # evaluate recorded random weights (no pretrained, no checkpoint)
 
     @property
     def top5(self) -> np.ndarray | None:
@@ -65,6 +72,18 @@ class Predictions:
 def show(value: object) -> str:
     """``repr`` of a table cell, numpy scalars shown as plain Python values."""
     return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def check_name(name: object, where: str, fix: str = "--name, or the model column") -> str:
+    """``name`` as a model name for a scores file; an empty one, or one a spreadsheet would
+    read as a formula, is a :class:`ScoreError` that starts with ``where`` and ends with
+    where to change it (``fix``)."""
+    text = "" if name is None else str(name)
+    if not text.strip():
+        raise ScoreError(f"{where}: empty model name; give every model a name ({fix})")
+    if formula_lead(text):
+        raise ScoreError(f"{where}: model name {formula_refusal(text)} ({fix})")
+    return text
 
 
 def _int_column(values: pd.Series, column: str, source: str, rows: np.ndarray) -> np.ndarray:
@@ -91,10 +110,13 @@ def parse_top5(values: pd.Series, source: str, rows: np.ndarray) -> np.ndarray:
     n = len(values)
     if n == 0:
         return np.zeros((0, 5), dtype=np.int64)
+    if values.isna().all():
+        raise ScoreError(f"{source}: the top5 column is empty on every row; top-5 needs five "
+                         "indices per row (re-run `siscore evaluate`), or score with --topk 1")
+    text = values.astype(object).where(values.notna(), "").astype(str)
     if pd.api.types.is_integer_dtype(values.dtype):  # one index per row cannot be top-5
         flat = np.zeros(0, dtype=np.int64)
     else:
-        text = values.astype(object).where(values.notna(), "").astype(str)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             try:
@@ -103,7 +125,7 @@ def parse_top5(values: pd.Series, source: str, rows: np.ndarray) -> np.ndarray:
                 flat = np.zeros(0, dtype=np.int64)
     if flat.size == 5 * n:
         return flat.reshape(n, 5)
-    counts = values.astype(str).str.split().str.len().to_numpy()
+    counts = np.array([len(t.split()) for t in text.tolist()])
     bad = np.flatnonzero((counts != 5) | values.isna().to_numpy())
     i = int(bad[0]) if bad.size else 0
     raise ScoreError(f"{source}, row {rows[i]}: top5 = {show(values.iloc[i])} is not five integer "
@@ -159,6 +181,7 @@ def from_frame(frame: pd.DataFrame, name: str | None = None, source: str = "<Dat
         if name is None:
             raise ScoreError(f"{source}: no 'model' column and no name given; pass --name NAME "
                              "(or name=...) to say which model made these predictions")
+        check_name(name, source)
         return [Predictions(name, source, image_id, top1, top5, label, rows, logits_path,
                             weights)]
     models = frame["model"]
@@ -168,6 +191,8 @@ def from_frame(frame: pd.DataFrame, name: str | None = None, source: str = "<Dat
                          "on every row, or delete the column and pass --name")
     codes, uniques = pd.factorize(models.astype(str))
     distinct = [str(u) for u in uniques]
+    for i, model in enumerate(distinct):
+        check_name(model, f"{source}, row {rows[int(np.argmax(codes == i))]}, column model")
     if name is not None:
         raise ScoreError(f"{source}: --name {name!r} given, but the 'model' column names "
                          f"{len(distinct)} models ({', '.join(distinct[:4])}); drop --name")
@@ -203,6 +228,9 @@ def read_predictions(path: str | Path, name: str | None = None) -> list[Predicti
     if isinstance(total, int) and not isinstance(total, bool) and total > 0:
         for pred in out:
             pred.images_total = total
+    random_init = evaluate_meta(path, "random_init") is True
+    for pred in out:
+        pred.random_init = random_init
     if len(out) == 1:  # evaluate writes one model per file; its meta.json is that model's
         out[0].imagenet_top1 = file_format.recorded_top1(path)
     return out
@@ -255,7 +283,10 @@ def read_imagenet_acc(path: str | Path) -> dict[str, float]:
     if not path.is_file():
         raise ScoreError(f"--imagenet-acc {path}: no such file; write a CSV with the header "
                          "'model,imagenet_top1' (accuracy in percent, e.g. 'resnet50,76.13')")
-    table = pd.read_csv(path, dtype={"model": str})
+    try:  # only an empty cell is missing: a model called NA keeps its name
+        table = pd.read_csv(path, dtype={"model": str}, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"--imagenet-acc {path}: not a readable CSV ({exc})") from None
     if not {"model", "imagenet_top1"} <= set(table.columns):
         raise ScoreError(f"{path}: expected the columns 'model,imagenet_top1' (found "
                          f"{list(table.columns)}); one row per model, accuracy in percent")

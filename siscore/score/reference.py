@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from siscore.formats.checks import check_image_ids, whole_numbers
 from siscore.formats.dataset import DatasetError, DatasetInfo, load_dataset
 from siscore.formats.labels import LabelMapError, load_label_map, read_label_map
 from siscore.score.io import Predictions, ScoreError, show
@@ -231,6 +232,16 @@ def _metadata_only(root: Path) -> bool:
     return isinstance(data, dict) and data.get("images") is False
 
 
+def _spec_beside(path: Path) -> dict | None:
+    """The build spec in ``dataset.json`` beside a lone metadata CSV (``siscore evaluate``
+    writes one), so its grid, not every varying column, names the factors; else None."""
+    try:
+        spec = json.loads(path.with_name("dataset.json").read_text("utf-8")).get("spec")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
 def from_dataset(root: str | Path, label_map: str | Path | None = None) -> Reference:
     """Load a dataset folder or zip (metadata.csv and its class tables; images are not
     opened); ``label_map`` overrides its label table."""
@@ -253,9 +264,16 @@ def from_metadata(path: str | Path, class_names: str | Path | None = None,
     path = Path(path)
     if not path.is_file():
         raise ScoreError(f"--metadata {path}: no such file")
-    md = pd.read_csv(path)
+    try:
+        md = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ScoreError(f"--metadata {path}: not a readable CSV ({exc})") from None
     if "image_id" not in md.columns:
         raise ScoreError(f"{path}: no 'image_id' column; is this a metadata.csv?")
+    try:
+        check_image_ids(md, str(path))  # at least one row; ids whole, in range, unique
+    except DatasetError as exc:
+        raise ScoreError(str(exc)) from None
     if "label" in md.columns:
         codes, uniques = pd.factorize(md["label"].astype(str), sort=True)
         names = [str(u) for u in uniques]
@@ -268,10 +286,11 @@ def from_metadata(path: str | Path, class_names: str | Path | None = None,
                              f"{table} is missing")
         by_index = pd.read_csv(table).sort_values("int")
         names = by_index["label"].astype(str).tolist()
-        codes = md["foreground_class"].to_numpy(dtype=np.int64)
-        if codes.min() < 0 or codes.max() >= len(names):
-            raise ScoreError(f"{path}: foreground_class values outside 0..{len(names) - 1} "
-                             f"of {table}")
+        try:
+            codes = whole_numbers(md["foreground_class"], str(path), "foreground_class",
+                                  high=len(names) - 1, meaning=f" (the classes of {table})")
+        except DatasetError as exc:
+            raise ScoreError(str(exc)) from None
         md["label"] = np.asarray(names, dtype=object)[codes]
     local = path.with_name("label_map.csv")
     try:
@@ -283,6 +302,6 @@ def from_metadata(path: str | Path, class_names: str | Path | None = None,
             imagenet = load_label_map(None)
     except LabelMapError as exc:
         raise ScoreError(str(exc)) from None
-    info = DatasetInfo(path.parent, md, names, imagenet, None)
+    info = DatasetInfo(path.parent, md, names, imagenet, _spec_beside(path))
     return Reference(md, names, np.asarray(codes, dtype=np.int64), imagenet, info.subset,
                      str(path), info.factors, path.parent)

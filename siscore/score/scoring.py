@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from siscore.formats.checks import check_factor_values
+from siscore.formats.datastore import DatasetError
 from siscore.score.io import Predictions, ScoreError, load_logits
 from siscore.score.reference import Reference
 from siscore.score.stats import clopper_pearson
@@ -51,7 +53,12 @@ def make_cells(ref: Reference, by: Sequence[str], min_pct_inside: float | None =
     if not kept.any():
         raise ScoreError(f"--min-pct-inside {min_pct_inside}: no image of {ref.source} is that "
                          "far inside; lower the threshold")
-    keys = pd.DataFrame({c: ref.column(c) for c in by})[kept]
+    keys = pd.DataFrame({c: ref.column(c) for c in by})
+    try:  # an empty, infinite or formula-like value can be no cell of the grid
+        check_factor_values(keys, by, ref.source)
+    except DatasetError as exc:
+        raise ScoreError(str(exc)) from None
+    keys = keys[kept]
     groups = keys.groupby(list(by), sort=True, dropna=False)
     code = np.full(len(md), -1, dtype=np.int64)
     code[kept] = groups.ngroup().to_numpy()
