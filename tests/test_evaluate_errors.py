@@ -18,6 +18,7 @@ CONFIG = REPO / "examples" / "demo_eval.toml"
 def _evaluate(out_args: list[str], cwd: Path, preexec=None) -> subprocess.CompletedProcess:  # noqa: ANN001
     return subprocess.run(
         [sys.executable, "-m", "siscore", "evaluate", "--config", str(CONFIG), "--model", "resnet18",
+         "--random-weights",
          "--limit", "4", "-j", "0", "--device", "cpu", "-q", *out_args],
         cwd=cwd, capture_output=True, text=True, timeout=300, preexec_fn=preexec,
         env=dict(os.environ, PYTHONPATH=str(REPO)))

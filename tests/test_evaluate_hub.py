@@ -208,3 +208,35 @@ def test_open_clip_pretrained_tag_downloads_from_the_hub_then_loads_offline(hub,
     assert run.stdout.startswith(f"ModelError: --model {name}: pretrained weights {repo} are not in the "
                                  "Hugging Face cache"), run.stdout + run.stderr
     assert seen == []
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens: connections are refused, as with no network."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("name, repo", [
+    ("timm/resnet18.a1_in1k", "timm/resnet18.a1_in1k"),
+    ("open_clip/ViT-B-32:laion2b_s34b_b79k", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"),
+    ("open_clip/hf-hub:siscore-test/absent", "siscore-test/absent"),
+])
+def test_no_network_fails_at_once_in_one_whole_line(name: str, repo: str, tmp_path: Path) -> None:
+    """Without --offline and without a network, one request fails and the error is one line
+    (the name, the cache folder, --offline): no retries and their warnings (issue 23: 23 to
+    46 warning lines over 52 s), no library message cut inside a word."""
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    run = load({"HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf")}, name,
+               options="templates='simple'")
+    folder = tmp_path / "hf" / "hub" / f"models--{repo.replace('/', '--')}"
+    assert run.stdout.startswith(f"ModelError: --model {name}: pretrained weights {repo} are not in "
+                                 f"the Hugging Face cache (looked in {folder}; "), run.stdout + run.stderr
+    assert f"the download from {endpoint} failed (" in run.stdout
+    assert run.stdout.endswith("(--offline skips the network and uses the cache only)\n")
+    assert run.stdout.count("\n") == 1
+    assert "Retrying" not in run.stderr and "Traceback" not in run.stderr
+    assert [ln for ln in run.stderr.splitlines() if "warn" in ln.lower()] == [], run.stderr
+    assert not folder.exists() or not [p for p in folder.rglob("*") if p.is_file()]

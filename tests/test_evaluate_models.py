@@ -1,4 +1,4 @@
-"""siscore.evaluate.models: weight enums from a local torch cache, checkpoints, transforms."""
+"""siscore.evaluate.sources.torchvision: weight enums from a local torch cache, checkpoints, transforms."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from siscore.evaluate import (
     make_transform,
     module_digest,
 )
-from siscore.evaluate.models import weights_path
+from siscore.evaluate.sources.torchvision import transform_sizes, weights_path
 
 
 @pytest.fixture()
@@ -32,11 +32,14 @@ def test_missing_weights_say_which_file_where_and_stop(hub: Path) -> None:
     with pytest.raises(WeightsNotFoundError) as info:
         load_model("resnet18", "IMAGENET1K_V1")
     msg = str(info.value)
-    assert f"expected the file\n  {expected}\n" in msg
+    assert "\n" not in msg  # one line (issue 23: it was six)
+    assert f"(expected {expected};" in msg and "TORCH_HOME" in msg
     assert "ResNet18_Weights.IMAGENET1K_V1" in msg
     assert "https://download.pytorch.org/models/resnet18-f37072fd.pth" in msg
     assert "torchvision.models.resnet18(weights='IMAGENET1K_V1')" in msg
-    assert f"copy it to {expected}" in msg and "TORCH_HOME" in msg
+    assert "downloads are off (--offline or HF_HUB_OFFLINE)" in msg
+    for said_once in ("copy the file there", "on a machine with internet access", str(expected)):
+        assert msg.count(said_once) == 1, said_once
     assert info.value.path == expected
     assert not hub.exists()  # nothing was downloaded, not even a folder created
 
@@ -56,11 +59,11 @@ def test_cached_weights_load_offline_with_their_transform(hub: Path) -> None:
         assert m.weights == "ResNet18_Weights.IMAGENET1K_V1"
         assert m.categories is not None and len(m.categories) == 1000 and m.categories[0] == "tench"
         assert m.meta["_metrics"]["ImageNet-1K"]["acc@1"] == pytest.approx(69.758)
-    assert (m.transform.resize_size, m.transform.crop_size) == ([256], [224])
+    assert transform_sizes(m.transform) == (256, 224)
     x = m.transform(Image.new("RGB", (300, 200), (10, 200, 30)))
     assert x.shape == (3, 224, 224) and x.dtype == torch.float32
     big = load_model("resnet18", "IMAGENET1K_V1", crop=288)
-    assert (big.transform.resize_size, big.transform.crop_size) == ([329], [288])
+    assert transform_sizes(big.transform) == (329, 288)
     path.write_bytes(b"PK\x03\x04 a truncated download")
     with pytest.raises(ModelError, match=r"resnet18-f37072fd.pth: the cached weights .* are unreadable"):
         load_model("resnet18", "IMAGENET1K_V1")
@@ -84,7 +87,7 @@ def test_checkpoint_state_dicts(tmp_path: Path) -> None:
     m = load_model("mobilenet_v3_small", checkpoint=tmp_path / "ddp.pt")
     assert module_digest(m.module) == module_digest(net)
     assert m.checkpoint == tmp_path / "ddp.pt" and m.categories is not None
-    assert m.transform.crop_size == [224]  # the architecture's DEFAULT weights' preprocessing
+    assert transform_sizes(m.transform)[1] == 224  # the architecture's DEFAULT weights' preprocessing
 
     tuned = torchvision.models.mobilenet_v3_small(num_classes=10)
     torch.save(tuned.state_dict(), tmp_path / "tuned.pt")
@@ -111,11 +114,28 @@ def test_random_weights_are_reproducible_and_leave_global_rng_alone() -> None:
 
 def test_transform_overrides() -> None:
     t = make_transform(None, crop=64)
-    assert (t.resize_size, t.crop_size) == ([73], [64])
+    assert transform_sizes(t) == (73, 64)
     t = make_transform(None, resize=100, crop=96)
-    assert (t.resize_size, t.crop_size) == ([100], [96])
+    assert transform_sizes(t) == (100, 96)
     with pytest.raises(ModelError, match="--resize 80 is smaller than --crop 96"):
         make_transform(None, resize=80, crop=96)
     member = torchvision.models.ResNet50_Weights.IMAGENET1K_V2
     t = make_transform(member, crop=160)
-    assert (t.resize_size, t.crop_size) == ([166], [160])  # 232/224 kept
+    assert transform_sizes(t) == (166, 160)  # 232/224 kept
+
+
+def test_the_standard_transform_uses_public_transforms_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No torchvision.transforms._presets (issue 21): the standard ImageNet transform is a
+    Compose of public transforms and gives the pixels the weights' own transform gives."""
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("torchvision.transforms._presets")]:
+        monkeypatch.delitem(sys.modules, name)  # put back after the test
+    t = make_transform(None)
+    assert "torchvision.transforms._presets" not in sys.modules
+    assert [type(s).__name__ for s in t.transforms] == ["Resize", "CenterCrop", "ToTensor", "Normalize"]
+    img = Image.new("RGB", (300, 200), (10, 200, 30))
+    for x in range(0, 300, 7):
+        img.putpixel((x, x % 200), (250, 0, 120))
+    reference = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()
+    assert torch.allclose(t(img), reference(img), atol=1e-5)

@@ -10,7 +10,7 @@ from siscore.cli import main
 from siscore.evaluate import read_predictions, recorded_top1
 from tests.test_evaluate_run import IMAGES, write_official
 
-SMALL = ["--crop", "32", "-j", "0", "-q"]
+SMALL = ["--random-weights", "--crop", "32", "-j", "0", "-q"]
 
 
 def run(*args: object) -> tuple[int, str, str]:
@@ -41,7 +41,7 @@ def test_one_pass_equals_separate_runs_and_resumes_per_model(tmp_path: Path) -> 
         p.unlink()
     code, out, err = run("--dataset", data, "--model", "mobilenet_v3_small", "--model",
                          "timm/test_resnet", "--model", "resnet18", "--crop", "32", "-j", "0",
-                         "--logits", "--out-dir", tmp_path / "preds")
+                         "--random-weights", "--logits", "--out-dir", tmp_path / "preds")
     assert code == 0, err
     assert out.count(f"0 now, {len(IMAGES)} from the cache") == 2
     assert out.count(f"{len(IMAGES)} now, 0 from the cache") == 1
@@ -77,8 +77,8 @@ def test_workers_is_a_hidden_alias_of_jobs(tmp_path: Path) -> None:
     help_text = CliRunner().invoke(main, ["evaluate", "--help"]).output
     assert "-j, --jobs" in help_text and "--workers" not in help_text
     code, _, err = run("--dataset", data, "--model", "mobilenet_v3_small", "--crop", "32",
-                       "--workers", "0", "-q", "--out", tmp_path / "p.csv")
+                       "--random-weights", "--workers", "0", "-q", "--out", tmp_path / "p.csv")
     assert code == 0, err
     code, _, err = run("--dataset", data, "--model", "mobilenet_v3_small", "--crop", "32",
-                       "-j", "-1", "-q", "--out", tmp_path / "q.csv")
+                       "--random-weights", "-j", "-1", "-q", "--out", tmp_path / "q.csv")
     assert code == 1 and "--jobs -1: must be 0 or more" in err

@@ -99,7 +99,8 @@ def test_cli_on_the_fly_equals_cli_on_the_build(built: Path, sample_fg: Path, sa
                                                 tmp_path: Path) -> None:
     (tmp_path / "grid.toml").write_text(GRID_TOML)
     runner = CliRunner()
-    common = ["--model", "mobilenet_v3_small", "--crop", "32", "--batch-size", "32", "-q"]
+    common = ["--model", "mobilenet_v3_small", "--random-weights", "--crop", "32", "--batch-size", "32",
+              "-q"]
     r = runner.invoke(main, ["evaluate", "--config", str(tmp_path / "grid.toml"), "--foregrounds",
                              str(sample_fg), "--backgrounds", str(sample_bg), "--workers", "1",
                              "--out", str(tmp_path / "fly.csv"), *common])

@@ -47,8 +47,8 @@ def test_build_evaluate_extract_and_backgrounds_write_no_carriage_returns(work: 
     logs = {
         "build": siscore("build", "--config", "grid.toml", "--resolution", "48",
                          "--bgs-per-fg", "1", "--out", "ds", cwd=work),
-        "evaluate": siscore("evaluate", "--dataset", "ds", "--model", "resnet18", "--crop",
-                            "32", "-j", "0", "--out", "p.csv", cwd=work),
+        "evaluate": siscore("evaluate", "--dataset", "ds", "--model", "resnet18", "--random-weights",
+                            "--crop", "32", "-j", "0", "--out", "p.csv", cwd=work),
         "extract coco": siscore("extract", "coco", "--annotations", "coco.json", "--images",
                                 ".", "--out", "lib", cwd=work),
         "backgrounds score": siscore("backgrounds", "score", ASSETS / "backgrounds", "--out",

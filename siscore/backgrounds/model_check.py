@@ -2,8 +2,8 @@
 
 Two modes. Without study classes (the default), a background is rejected when
 an ImageNet classifier gives any single *object* class more than ``max_prob``:
-every class but the scene classes of :data:`SCENE_CLASSES` (ImageNet's ten
-geological formations: alp, cliff, seashore, valley, ...), whose photos are what
+every class but the scenery of :data:`SCENERY_CLASSES` (landscape, plants, flowers,
+crops, fungi: alp, seashore, rapeseed, daisy, agaric, ...), whose photos are what
 a background should be. With study classes, only those count: if the model gives
 one of the study's foreground classes a high probability on the bare
 background (a cat in the grass, a cup on a table), that background would
@@ -21,7 +21,7 @@ torch is imported only when a check runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,27 @@ from siscore.utils.progress import track
 #: Long side the photo is decoded at before its squares go through the model's transform.
 MODEL_SIDE = 768
 
-#: ImageNet-1k indices of the scene classes (WordNet "geological formation"): a background
-#: may look like these; every other class is an object that would compete with a pasted one.
-SCENE_CLASSES: dict[int, str] = {
+#: ImageNet-1k classes that are scenery, not objects: what a background may look like. An
+#: explicit list, reviewed by hand against ImageNet's WordNet hierarchy (the synset of each
+#: group is named); classes under WordNet's "food" (edible fruit: strawberry, lemon; the
+#: vegetable "mushroom") stay objects, as SI-SCORE pastes such objects.
+#: WordNet's "geological formation": alone, the scenery before plants, crops and fungi were
+#: added (kept to measure that change).
+GEOLOGICAL_FORMATIONS: dict[int, str] = {
     970: "alp", 972: "cliff", 973: "coral reef", 974: "geyser", 975: "lakeside",
-    976: "promontory", 977: "sandbar", 978: "seashore", 979: "valley", 980: "volcano",
+    976: "promontory", 977: "sandbar", 978: "seashore", 979: "valley", 980: "volcano"}
+SCENERY_GROUPS: dict[str, dict[int, str]] = {
+    "landscape (geological formation, n09287968)": GEOLOGICAL_FORMATIONS,
+    "plants, flowers and crops (plant n00017222 and its parts)": {
+        984: "rapeseed", 985: "daisy", 986: "yellow lady's slipper", 987: "corn", 988: "acorn",
+        989: "hip", 990: "buckeye", 998: "ear", 958: "hay"},
+    "fungi (fungus n12992868)": {
+        991: "coral fungus", 992: "agaric", 993: "gyromitra", 994: "stinkhorn",
+        995: "earthstar", 996: "hen-of-the-woods", 997: "bolete"},
+    "landscaped ground (ImageNet's maze photos are hedge mazes)": {646: "maze"},
 }
+SCENERY_CLASSES: dict[int, str] = {i: name for group in SCENERY_GROUPS.values()
+                                   for i, name in group.items()}
 
 #: ``classes`` value of :class:`ModelCheck` for the object mode.
 OBJECTS = "objects"
@@ -123,8 +138,10 @@ def class_probabilities(
 
 
 def object_classes(categories: Sequence[str] | None = None,
-                   output_classes: Sequence[int] | None = None) -> dict[str, tuple[int, ...]]:
-    """Every ImageNet-1k class but :data:`SCENE_CLASSES`, as ``{name: (output index,)}``."""
+                   output_classes: Sequence[int] | None = None,
+                   scenery: Collection[int] = SCENERY_CLASSES) -> dict[str, tuple[int, ...]]:
+    """Every ImageNet-1k class but the ``scenery`` ones (default :data:`SCENERY_CLASSES`),
+    as ``{name: (output index,)}``."""
     if categories is None:
         from importlib.resources import files
 
@@ -133,7 +150,7 @@ def object_classes(categories: Sequence[str] | None = None,
     imagenet = list(output_classes) if output_classes is not None else list(range(len(categories)))
     out: dict[str, tuple[int, ...]] = {}
     for j, c in enumerate(imagenet):
-        if int(c) not in SCENE_CLASSES:
+        if int(c) not in scenery:
             name = categories[int(c)]
             out[name if name not in out else f"{name} ({int(c)})"] = (j,)
     return out
@@ -198,7 +215,7 @@ def load_model_check(
 ) -> ModelCheck:
     """A :class:`ModelCheck` for a model of ``siscore.evaluate.create_model``.
 
-    ``classes`` None: the object mode (any ImageNet class but a scene class);
+    ``classes`` None: the object mode (any ImageNet class but a scenery class);
     otherwise the study classes' labels.
     """
     from siscore.utils.extras import MissingDependencyError, require
@@ -216,7 +233,8 @@ def load_model_check(
         except LabelMapError as exc:
             raise ModelCheckError(f"--label-map: {exc}") from None
     try:
-        loaded = create_model(model, weights, checkpoint, offline=offline, progress=progress)
+        loaded = create_model(model, weights, checkpoint, offline=offline, progress=progress,
+                              random_weights=True)  # refused below, in this command's words
         dev = select_device(device)
     except Exception as exc:  # ModelError and friends: their message names the fix
         raise ModelCheckError(f"--model {model}: {exc}") from None

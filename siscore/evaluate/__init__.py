@@ -5,83 +5,36 @@
 >>> result = evaluate(m, None, "data/location", "preds.csv")    # doctest: +SKIP
 >>> result.predictions.head()                                   # doctest: +SKIP
 
-Modules: :mod:`.zoo` (the model-source registry and :func:`create_model`),
-:mod:`.models` (the torchvision source), :mod:`.source_lite`, :mod:`.source_timm`,
-:mod:`.source_clip` (the other sources), :mod:`.data` (torch datasets: a folder,
-or rendered on the fly), :mod:`.predictions` (the resumable CSV cache),
-:mod:`.runner` (batching, device, AMP, several models in one pass).
+Model loading, lowest first (each imports only those above it; docs/evaluate.md):
+:mod:`.types` (``LoadedModel``, the errors, ``select_device``), :mod:`.registry` (sources,
+built-in models and the pretrained record of their weights, ImageNet top-1 included; no
+torch), :mod:`.checkpoints` (state dicts: torch or safetensors files, URLs) and :mod:`.hub`
+(Hugging Face files), :mod:`.sources` (torchvision, timm, open_clip, the Lite models),
+:mod:`.factory` (:func:`create_model`). Running: :mod:`.data` (torch datasets),
+:mod:`.predictions` (the resumable CSV cache), :mod:`.runner` (batching, device, AMP,
+several models in one pass), :mod:`.shards`. Names load on first use, so importing this
+package (or :mod:`.registry`) imports no torch.
 """
 
-from siscore.evaluate.data import (
-    FolderDataset,
-    ImageReadError,
-    RenderedDataset,
-    SIScoreDataset,
-    WebDatasetImages,
-)
-from siscore.evaluate.models import (
-    LoadedModel,
-    ModelError,
-    WeightsNotFoundError,
-    classification_models,
-    imagenet_categories,
-    load_model,
-    make_transform,
-)
-from siscore.evaluate.predictions import (
-    COLUMNS,
-    PredictionsError,
-    SidePaths,
-    read_predictions,
-    recorded_top1,
-)
-from siscore.evaluate.runner import (
-    EvalResult,
-    EvaluateError,
-    evaluate,
-    evaluate_many,
-    module_digest,
-    select_device,
-)
-from siscore.evaluate.zoo import (
-    MissingDependencyError,
-    create_model,
-    known_top1,
-    list_models,
-    load_checkpoint,
-    register_model,
-    register_source,
-)
+from __future__ import annotations
 
-__all__ = [
-    "COLUMNS",
-    "EvalResult",
-    "EvaluateError",
-    "FolderDataset",
-    "ImageReadError",
-    "LoadedModel",
-    "MissingDependencyError",
-    "ModelError",
-    "PredictionsError",
-    "RenderedDataset",
-    "SIScoreDataset",
-    "SidePaths",
-    "WebDatasetImages",
-    "WeightsNotFoundError",
-    "classification_models",
-    "create_model",
-    "evaluate",
-    "evaluate_many",
-    "imagenet_categories",
-    "known_top1",
-    "list_models",
-    "load_checkpoint",
-    "load_model",
-    "make_transform",
-    "module_digest",
-    "read_predictions",
-    "recorded_top1",
-    "register_model",
-    "register_source",
-    "select_device",
-]
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "data": ["FolderDataset", "ImageReadError", "RenderedDataset", "SIScoreDataset",
+                 "WebDatasetImages"],
+        "types": ["EvaluateError", "LoadedModel", "MissingDependencyError", "ModelError",
+                  "WeightsNotFoundError", "imagenet_categories", "select_device"],
+        "registry": ["PretrainedCfg", "imagenet_top1", "known_top1", "list_models",
+                     "pretrained_cfg", "register_model", "register_source", "suggest"],
+        "checkpoints": ["load_checkpoint", "read_state_dict"],
+        "factory": ["create_model"],
+        "sources.torchvision": ["classification_models", "imagenet_transform", "load_model",
+                                "make_transform"],
+        "predictions": ["COLUMNS", "PredictionsError", "SidePaths", "read_predictions",
+                        "recorded_top1"],
+        "runner": ["EvalResult", "evaluate", "evaluate_many", "module_digest"],
+    },
+)

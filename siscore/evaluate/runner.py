@@ -23,17 +23,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from siscore import __version__
-from siscore.errors import SiscoreError
-from siscore.evaluate.data import FolderDataset, RenderedDataset, as_dataset
-from siscore.evaluate.models import LoadedModel
+from siscore.evaluate.data import FolderDataset, RenderedDataset, as_dataset, loader_worker_init
 from siscore.evaluate.predictions import COLUMNS, PredictionStore, dataset_index_files
+from siscore.evaluate.types import EvaluateError, LoadedModel, select_device
 from siscore.utils.progress import progress_bar
 
 N_IMAGENET = 1000
-
-
-class EvaluateError(SiscoreError, ValueError):
-    """An evaluation that cannot run as asked; the message names the option and the fix."""
 
 
 @dataclass
@@ -65,26 +60,6 @@ class EvalResult:
             text += (f"; top-1 accuracy {100 * df['correct1'].mean():.2f}%, "
                      f"top-5 {100 * df['correct5'].mean():.2f}%")
         return text
-
-
-def select_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``auto``: CUDA if available, else Apple MPS, else the CPU; otherwise ``torch.device(device)``."""
-    if device is None or str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise EvaluateError(f"--device {device!r}: {exc}; use auto, cpu, cuda, cuda:1 or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EvaluateError(f"--device {device}: CUDA is not available here; use --device cpu or auto")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise EvaluateError(f"--device {device}: MPS is not available here; use --device cpu or auto")
-    return dev
 
 
 def module_digest(module: nn.Module) -> str:
@@ -273,6 +248,7 @@ def evaluate_many(
             nm = nm or model.name
             oc = oc if oc is not None else model.output_classes
             top1s[i] = top1s[i] if top1s[i] is not None else model.top1
+            model.check_outputs(oc)  # before any file is written
             module = model.module
         else:
             module = model
@@ -289,7 +265,7 @@ def evaluate_many(
         raise EvaluateError(f"models: two models share a name ({', '.join(model_names)}); name "
                             "them apart")
     total = len(base)
-    if total == 0:
+    if total == 0 and not getattr(base, "may_be_empty", False):  # a shard's part may be
         raise EvaluateError("the dataset has no images (check --min-pct-inside and the assets)")
     distinct: dict[str, int] = {}
     for tf in tfs:
@@ -408,7 +384,7 @@ def _run(jobs: list[_Job], ds: Any, base: Any, todo: list[int], dev: torch.devic
     wanted = [set(job.pending) for job in jobs]
     loader = DataLoader(Subset(ds, todo), batch_size=batch_size, shuffle=False,
                         num_workers=workers, pin_memory=dev.type == "cuda",
-                        persistent_workers=False)
+                        persistent_workers=False, worker_init_fn=loader_worker_init(base))
     bar = None
     if progress:
         label = jobs[0].name if len(jobs) == 1 else f"{len(jobs)} models"

@@ -17,8 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from siscore.evaluate.models import LoadedModel, ModelError
-from siscore.evaluate.zoo import load_checkpoint, register_model, require
+from siscore.evaluate.checkpoints import load_checkpoint
+from siscore.evaluate.registry import PretrainedCfg, register_model
+from siscore.evaluate.types import LoadedModel, ModelError, imagenet_categories, require
 
 TF_MEAN = (127.0 / 255.0,) * 3
 TF_STD = (128.0 / 255.0,) * 3
@@ -26,6 +27,17 @@ CROP_PADDING = 32
 
 #: variant -> (input size, published ImageNet-1k top-1 in percent)
 LITE = {0: (224, 75.1), 1: (240, 76.7), 2: (260, 77.6)}
+
+
+def lite_pretrained(variant: int) -> PretrainedCfg:
+    """The record of EfficientNet-Lite<variant>'s one set of weights (the published top-1)."""
+    size, top1 = LITE[variant]
+    name = f"efficientnet_lite{variant}"
+    return PretrainedCfg(model=name, source=name, weights=f"{name} (efficientnet-lite{variant}"
+                         "-pytorch-model)", top1=top1, input_size=size, resize=size + CROP_PADDING,
+                         interpolation="bicubic", mean=TF_MEAN, std=TF_STD,
+                         description=f"EfficientNet-Lite{variant}, ImageNet-1k weights installed "
+                         f"offline (extra 'models'), {size} px, TF normalisation")
 
 
 def lite_transform(crop: int, resize: int | None = None) -> Any:
@@ -59,41 +71,38 @@ def build_lite(variant: int, image_size: int) -> Any:
 
 
 def lite_model(variant: int, *, weights: str | None = None, checkpoint: str | Path | None = None,
-               resize: int | None = None, crop: int | None = None, **_: Any) -> LoadedModel:
+               resize: int | None = None, crop: int | None = None, offline: bool = False,
+               progress: bool = False, **_: Any) -> LoadedModel:
     import torch
 
-    size, top1 = LITE[variant]
-    name = f"efficientnet_lite{variant}"
+    record = lite_pretrained(variant)
+    name = record.model
     if weights not in (None, "DEFAULT", "IMAGENET1K"):
         raise ModelError(f"--weights {weights!r}: {name} has one set of weights (DEFAULT); "
                          "omit --weights, or give --checkpoint FILE")
-    crop = crop or size
+    crop = crop or record.input_size
     if not 8 <= crop <= 8192:
         raise ModelError(f"--crop {crop}: must be a size in pixels between 8 and 8192")
     if resize is not None and resize < crop:
         raise ModelError(f"--resize {resize} is smaller than --crop {crop}: the centre crop must "
                          "fit inside the resized image")
     module = build_lite(variant, crop)
-    if not load_checkpoint(module, checkpoint, name):
+    if not load_checkpoint(module, checkpoint, name, offline=offline, progress=progress):
         path = weights_file(variant)
         module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     module.eval()
-    from siscore.evaluate.models import imagenet_categories
-
     return LoadedModel(module=module, transform=lite_transform(crop, resize),
                        categories=imagenet_categories(), name=name,
-                       weights=None if checkpoint else f"{name} (efficientnet-lite{variant}"
-                       "-pytorch-model)", checkpoint=Path(checkpoint) if checkpoint else None,
-                       top1=None if checkpoint else top1,
+                       weights=None if checkpoint else record.weights,
+                       checkpoint=Path(checkpoint) if checkpoint else None,
+                       top1=None if checkpoint else record.top1, num_outputs=1000,
                        meta={"input_size": crop, "normalisation": "tf (127/255, 128/255)"})
 
 
 def _register(variant: int) -> None:
-    size, top1 = LITE[variant]
+    record = lite_pretrained(variant)
 
-    @register_model(f"efficientnet_lite{variant}", top1=top1,
-                    describe=f"EfficientNet-Lite{variant}, ImageNet-1k weights installed offline "
-                    f"(extra 'models'), {size} px, TF normalisation")
+    @register_model(record.model, describe=record.description, pretrained=record)
     def factory(name: str, **kwargs: Any) -> LoadedModel:
         return lite_model(variant, **kwargs)
 
