@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,14 @@ from click.testing import CliRunner
 from PIL import Image
 
 from siscore.cli import main
-from siscore.report import ReportError, infer_kind, load_scores
-from siscore.report.examples import breakdown_scores, rotation_scores, size_scores
+from siscore.report import load_scores
+from tests.report_scores import (
+    breakdown_scores,
+    grid_scores,
+    location_scores,
+    rotation_scores,
+    size_scores,
+)
 
 
 def run(*args: str):
@@ -30,10 +37,11 @@ def size_csv(tmp_path: Path) -> Path:
 def test_report_command_writes_figures_tables_and_index(tmp_path: Path, size_csv: Path) -> None:
     rot = tmp_path / "rot.csv"
     rotation_scores().to_csv(rot, index=False)
+    (tmp_path / "rot.summary.json").write_text(json.dumps({"subset": "rotation", "models": {}}))
     out = tmp_path / "figs"
     result = run("--scores", str(size_csv), "--scores", str(rot), "--out", str(out),
                  "--format", "png,pdf", "--dpi", "120", "--width", "single", "--no-titles",
-                 "--baseline", "resnet50-imagenet21k")
+                 "--baseline", "model-b")
     assert result.exit_code == 0, result.output
     assert "index.html" in result.output
     names = sorted(p.name for p in out.iterdir())
@@ -73,9 +81,9 @@ def bad(tmp_path: Path, args: list[str], *messages: str) -> None:
 
 
 def test_unknown_baseline(tmp_path: Path, size_csv: Path) -> None:
-    bad(tmp_path, ["--scores", str(size_csv), "--baseline", "resnet18"],
-        "size.csv", "--baseline 'resnet18' is not a model",
-        "models: resnet50-imagenet, resnet50-imagenet21k, resnet101x3-jft")
+    bad(tmp_path, ["--scores", str(size_csv), "--baseline", "model-z"],
+        "size.csv", "--baseline 'model-z' is not a model",
+        "models: model-a, model-b, model-c")
 
 
 def test_unknown_format(tmp_path: Path, size_csv: Path) -> None:
@@ -98,12 +106,15 @@ def test_missing_columns(tmp_path: Path, size_csv: Path) -> None:
     bad(tmp_path, ["--scores", str(path)], "broken.csv", "missing column(s) correct")
 
 
-def test_no_factor_column(tmp_path: Path) -> None:
+def test_no_factor_column_gets_one_bar_per_model(tmp_path: Path) -> None:
     path = tmp_path / "flat.csv"
-    pd.DataFrame({"model": ["a"], "n": [10], "correct": [5], "accuracy": [0.5]}).to_csv(
-        path, index=False)
-    bad(tmp_path, ["--scores", str(path)], "flat.csv", "cannot tell what these scores measure",
-        "x_coord and y_coord")
+    pd.DataFrame({"model": ["model-a", "model-b"], "n": [10, 10], "correct": [5, 8],
+                  "accuracy": [0.5, 0.8]}).to_csv(path, index=False)
+    out = tmp_path / "out"
+    result = run("--scores", str(path), "--out", str(out), "--format", "png", "--dpi", "60")
+    assert result.exit_code == 0, result.output
+    assert (out / "flat-models.png").is_file()
+    assert load_scores(path).kind == "models"
 
 
 def test_non_numeric_value_names_the_row(tmp_path: Path, size_csv: Path) -> None:
@@ -120,15 +131,22 @@ def test_duplicate_cells(tmp_path: Path, size_csv: Path) -> None:
     path = tmp_path / "twice.csv"
     pd.concat([frame, frame.iloc[:1]]).to_csv(path, index=False)
     bad(tmp_path, ["--scores", str(path)], "twice.csv", f"row {len(frame) + 2} repeats the cell",
-        "model=resnet50-imagenet, area=0.1")
+        "model=model-a, area=0.1")
 
 
-def test_location_that_also_varies_area(tmp_path: Path) -> None:
+def test_location_that_also_varies_area_is_drawn_per_area(tmp_path: Path) -> None:
+    # issue 22: this was refused ("location scores vary area too")
     rows = [{"model": "a", "x_coord": x, "y_coord": 0.5, "area": a, "n": 10, "correct": 5,
              "accuracy": 0.5, "normalized": 1.0} for x in (0.0, 1.0) for a in (0.2, 0.5)]
     path = tmp_path / "mixed.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    bad(tmp_path, ["--scores", str(path)], "mixed.csv", "location scores vary area too")
+    out = tmp_path / "out"
+    result = run("--scores", str(path), "--out", str(out), "--format", "png", "--dpi", "60")
+    assert result.exit_code == 0, result.output
+    assert (out / "mixed-location.png").is_file()
+    layout = load_scores(path).layout()
+    assert (layout.kind, layout.x, layout.y, layout.facets) == (
+        "location", "x_coord", "y_coord", ("area",))
 
 
 def test_bad_summary_json(tmp_path: Path, size_csv: Path) -> None:
@@ -149,14 +167,20 @@ def test_empty_file(tmp_path: Path) -> None:
 
 
 def test_kind_inference(tmp_path: Path) -> None:
-    assert infer_kind(["model", "x_coord", "y_coord", "n"])[0] == "location"
-    assert infer_kind(["model", "area", "rotation", "n"])[0] == "rotation"
-    assert infer_kind(["model", "area", "n", "accuracy"])[0] == "size"
-    assert infer_kind(["model", "background_name", "n"])[:3] == (
-        "breakdown", ["background_name"], ["background_name"])
-    assert infer_kind(["model", "label", "area", "n"])[2] == ["label"]
-    with pytest.raises(ReportError):
-        infer_kind(["model", "n"])
+    def kind(frame: pd.DataFrame, **summary) -> str:
+        path = tmp_path / "k.csv"
+        frame.to_csv(path, index=False)
+        (tmp_path / "k.summary.json").write_text(json.dumps({"models": {}, **summary}))
+        return load_scores(path).kind
+
+    assert kind(location_scores(steps=3)) == "location"
+    assert kind(rotation_scores(), subset="rotation") == "rotation"
+    assert kind(rotation_scores()) == "heatmap"  # a grid of one's own: area x rotation
+    assert kind(size_scores()) == "size"
+    assert kind(breakdown_scores("background_name")) == "bars"
+    assert kind(breakdown_scores("label")) == "breakdown"  # 9 classes: a heatmap
+    assert kind(grid_scores({"background_noise": [0, 8, 16]})) == "lines"
+    assert kind(grid_scores({"label": [f"c{i}" for i in range(20)]})) == "breakdown"
     path = tmp_path / "bg.csv"
     breakdown_scores("background_name").to_csv(path, index=False)
     assert load_scores(path).by == ["background_name"]

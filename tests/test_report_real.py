@@ -268,7 +268,8 @@ def test_score_out_under_a_file_is_one_line(tmp_path):
     r = CliRunner().invoke(main, ["score", "--dataset", str(DATA / "size"), "-p",
                                   str(DATA / "size-predictions.csv"), "--out",
                                   str(tmp_path / "file" / "x.csv")])
-    assert r.exit_code == 1 and "lies under" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert f"{tmp_path / 'file'} is a file" in r.output or "lies under" in r.output
     r = CliRunner().invoke(main, ["report", "--scores", str(DATA / "size-predictions.csv"),
                                   "--out", str(tmp_path / "file" / "x")])
     assert r.exit_code != 0 and "Traceback" not in r.output
@@ -375,3 +376,27 @@ def test_a_grid_factors_come_from_its_spec_never_from_record_columns(tmp_path):
     assert result.summary["subset"] is None  # a grid, not the paper's location subset
     assert result.summary["normalize"] == "none"
     assert "blend_fallback" not in result.scores.columns
+
+
+def test_a_real_grid_of_ones_own_gets_its_heatmap_gallery_and_effective_figure(tmp_path):
+    # issue 22 on real predictions: Lite0/1/2 on area x rotation, evaluated on the fly
+    preds = [DATA / "area_rotation-predictions" / f"efficientnet_lite{i}.csv" for i in range(3)]
+    result = score_predictions(DATA / "area_rotation", preds, n_boot=100)
+    result.write(tmp_path / "ar.csv")
+    scores = load_scores(tmp_path / "ar.csv")
+    assert (scores.kind, scores.layout().x, scores.layout().y) == ("heatmap", "rotation", "area")
+    assert scores.measure().long == "top-1 accuracy"  # scored with normalize=none
+    from siscore.report.writer import Images
+
+    out = tmp_path / "o"
+    report = write_report(tmp_path / "ar.csv", out, formats="png", dpi=50,
+                          images=Images(predictions=preds))
+    names = [f.name for f in report.sections[0].figures]
+    assert names == ["ar-rotation-area", "ar-effective"]
+    assert "No trend: 3 model(s)" in report.sections[0].figures[1].caption
+    page = (out / "ar-gallery-efficientnet_lite0.html").read_text()
+    worst = page[page.index("Worst cells"):page.index("Best cells")]
+    cell = scores.frame[scores.frame["model"] == "efficientnet_lite0"].nsmallest(1, "accuracy")
+    assert (f"rotation {int(cell['rotation'].item())}, area {cell['area'].item():g}: "
+            f"{cell['accuracy'].item() * 100:.0f}%") in worst
+    assert len(list((out / "ar-gallery").glob("*.jpg"))) >= 8

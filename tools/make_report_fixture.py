@@ -12,6 +12,11 @@ with the paper's 95%-inside filter; rotation 18 angles x 4 areas with that filte
 builds the images with ``siscore.build`` (9 objects x 2 backgrounds), predicts them
 with ``siscore.evaluate`` and keeps ``metadata.csv``, the class tables and one
 predictions CSV (``model,image_id,top1``) per grid. The images are not kept.
+
+``--custom`` instead makes the two grids of one's own (area x rotation; blend), as a user
+would: ``siscore evaluate --config GRID.toml`` with the three built-in Lite models,
+rendering on the fly from the embedded assets; it keeps the metadata-only dataset folder
+evaluate writes and the three predictions files with their meta.json (see the README).
 """
 
 from __future__ import annotations
@@ -63,11 +68,47 @@ def load(arch: str, size: int):
     return model, transform
 
 
+#: The grids of one's own (``--custom``): TOML text of each ``--config``.
+CUSTOM = {
+    "area_rotation": ("[grid]\narea = [0.1, 0.2, 0.4]\nrotation = [0, 90, 180, 270]\n"
+                      "resolution = [[256, 256]]\n[build]\nseed = 0\nbgs_per_fg = 2\n"),
+    "blend": ('[grid]\narea = [0.2]\nblend = ["alpha", "feather", "poisson"]\n'
+              "resolution = [[256, 256]]\n[build]\nseed = 0\nbgs_per_fg = 4\n"),
+}
+LITE = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+
+
+def custom(out: Path) -> None:
+    """The ``--custom`` grids through ``siscore evaluate --config`` (the CLI a user runs)."""
+    from siscore.cli import main as cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, toml in CUSTOM.items():
+            config = Path(tmp) / f"{name}.toml"
+            config.write_text(toml)
+            preds = Path(tmp) / name
+            args = ["evaluate", "--config", str(config), "--device", "cpu", "--out-dir",
+                    str(preds), *(a for m in LITE for a in ("--model", m))]
+            cli.main(args, standalone_mode=False)
+            shutil.copytree(preds / f"{LITE[0]}.csv.dataset", out / name, dirs_exist_ok=True)
+            (out / f"{name}-predictions").mkdir(exist_ok=True)
+            for model in LITE:
+                for suffix in (".csv", ".csv.meta.json"):
+                    shutil.copyfile(preds / f"{model}{suffix}",
+                                    out / f"{name}-predictions" / f"{model}{suffix}")
+            print(name, "done")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--assets", type=Path, default=Path("/work/shared/data/si-score-samples"))
     ap.add_argument("--out", type=Path, default=Path("tests/data/report_real"))
+    ap.add_argument("--custom", action="store_true",
+                    help="make the grids of one's own (area x rotation; blend) instead")
     args = ap.parse_args()
+    if args.custom:
+        custom(args.out)
+        return
     from siscore.evaluate import evaluate
     from siscore.generate.build import build
 

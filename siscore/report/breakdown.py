@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.collections import QuadMesh
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from siscore.formats.values import factor_text
 from siscore.report.heat import (
     SEQUENTIAL,
+    annotate_cells,
     cmap,
     draw_cells,
     hatch_cells,
     low_count_handle,
     missing_handle,
 )
+from siscore.report.measure import factor_name
 from siscore.report.scores import ReportError, Scores, aggregate, as_scores
 from siscore.report.style import figure_width, fit_label, luminance, new_figure, paper_style
 
-NAMES = {"label": "object class", "background_name": "background",
-         "background": "background", "foreground_class": "object class"}
 TRANSPOSE_ABOVE = 20  # more categories than this: categories go down the y axis
 
 
@@ -76,16 +76,16 @@ def breakdown_heatmap(scores: Scores | pd.DataFrame | str, by: str | None = None
     (as percentages) when they fit, or when ``annotate`` says so.
     """
     scores = as_scores(scores)
-    if scores.kind != "breakdown":
-        raise ReportError(f"{scores.source}: these are {scores.kind} scores; a breakdown needs a "
-                          "column such as label or background_name (siscore score --by).")
-    by = by or scores.by[0]
-    if by not in scores.by:
-        raise ReportError(f"{scores.source}: no breakdown column {by!r}; "
-                          f"columns: {', '.join(scores.by)}.")
+    if not scores.factors:
+        raise ReportError(f"{scores.source}: no factor to break down by; score with --by label "
+                          "or --by background_name.")
+    by = by or (scores.by or scores.factors)[0]
+    if by not in scores.factors:
+        raise ReportError(f"{scores.source}: no factor column {by!r}; "
+                          f"columns: {', '.join(scores.factors)}.")
     acc, counts = breakdown_table(scores, by, order)
     width_in = figure_width(width)
-    name = NAMES.get(by, by)
+    name = factor_name(by)
     norm = Normalize(0.0, 1.0)
     if acc.shape[1] > TRANSPOSE_ABOVE:
         fig, axes, mesh, hatched = _tall(acc.T, counts.T, name, width_in, titles, min_count,
@@ -148,8 +148,8 @@ def _wide(acc, counts, name, width_in, titles, min_count, norm, annotate):
         ax = fig.add_subplot()
         annotate = cell_w >= 0.15 and cell_h >= 0.15 if annotate is None else annotate
         mesh, hatched = _block(ax, acc, counts, min_count, norm, annotate)
-        ax.set_xticks(np.arange(acc.shape[1]) + 0.5, [str(c) for c in acc.columns], rotation=45,
-                      ha="right", rotation_mode="anchor")
+        ax.set_xticks(np.arange(acc.shape[1]) + 0.5, [factor_text(c) for c in acc.columns],
+                      rotation=45, ha="right", rotation_mode="anchor")
         ax.set_xlabel(name)
     return fig, [ax], mesh, hatched
 
@@ -176,7 +176,7 @@ def _tall(acc, counts, name, width_in, titles, min_count, norm, annotate):
             hatched += count
             ax.set_ylim(per, 0)  # equal row heights in every block
             ax.xaxis.tick_top()
-            ax.set_xticks(np.arange(acc.shape[1]) + 0.5, [str(c) for c in acc.columns],
+            ax.set_xticks(np.arange(acc.shape[1]) + 0.5, [factor_text(c) for c in acc.columns],
                           rotation=45, ha="left", rotation_mode="anchor")
         axes[0].set_ylabel(name)
     return fig, list(axes), mesh, hatched
@@ -197,13 +197,6 @@ def _hatch_colours(values: np.ndarray, norm: Normalize) -> np.ndarray:
 
 
 def _annotate(ax, values: np.ndarray, norm: Normalize) -> None:
-    colours = cmap(SEQUENTIAL)
-    for (r, c), v in np.ndenumerate(values):
-        if not np.isfinite(v):
-            continue
-        fill = colours(norm(v))
-        dark = luminance(fill) < 0.3
-        # outlined in the cell's own colour, so the number stays legible over hatching
-        ax.text(c + 0.5, r + 0.5, f"{v * 100:.0f}", ha="center", va="center", fontsize=5.5,
-                color="white" if dark else "black",
-                path_effects=[patheffects.withStroke(linewidth=1.6, foreground=fill)])
+    texts = [[f"{v * 100:.0f}" if np.isfinite(v) else "" for v in row] for row in values]
+    annotate_cells(ax, np.arange(values.shape[1]) + 0.5, np.arange(values.shape[0]) + 0.5,
+                   values, texts, SEQUENTIAL, norm)

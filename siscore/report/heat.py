@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import colormaps, patheffects
 from matplotlib.axes import Axes
 from matplotlib.collections import QuadMesh
 from matplotlib.colors import Colormap, Normalize, TwoSlopeNorm
 from matplotlib.patches import Patch, Rectangle
 
-from siscore.report.style import DIVERGING, MISSING_COLOUR, SEQUENTIAL
+from siscore.report.style import DIVERGING, MISSING_COLOUR, SEQUENTIAL, luminance
 
 LOW_COUNT_HATCH = "////"
 LOW_COUNT_COLOUR = "#7f7f7f"
@@ -81,6 +81,21 @@ def hatch_cells(ax: Axes, x_edges: np.ndarray, y_edges: np.ndarray, low: np.ndar
     return len(rows)
 
 
+def annotate_cells(ax: Axes, x_centres: np.ndarray, y_centres: np.ndarray, values: np.ndarray,
+                   texts: list[list[str]], colour_map: str, norm: Normalize,
+                   fontsize: float = 5.5) -> None:
+    """Write ``texts[row][col]`` in each finite cell, white on dark cells and black on light
+    ones, outlined in the cell's own colour so that it stays legible over hatching."""
+    colours = cmap(colour_map)
+    for (r, c), v in np.ndenumerate(np.asarray(values, dtype=float)):
+        if not np.isfinite(v) or not texts[r][c]:
+            continue
+        fill = colours(norm(v))
+        ax.text(x_centres[c], y_centres[r], texts[r][c], ha="center", va="center",
+                fontsize=fontsize, color="white" if luminance(fill) < 0.3 else "black",
+                path_effects=[patheffects.withStroke(linewidth=1.6, foreground=fill)])
+
+
 def low_count_handle(min_count: int) -> Patch:
     """Legend entry explaining hatched cells."""
     return Patch(facecolor="white", edgecolor=LOW_COUNT_COLOUR, hatch=LOW_COUNT_HATCH,
@@ -91,5 +106,5 @@ def missing_handle() -> Patch:
     return Patch(facecolor=MISSING_COLOUR, edgecolor="none", label="grey: no images")
 
 
-__all__ = ["DIVERGING", "SEQUENTIAL", "cmap", "diverging_norm", "draw_cells", "edges",
+__all__ = ["DIVERGING", "SEQUENTIAL", "annotate_cells", "cmap", "diverging_norm", "draw_cells", "edges",
            "hatch_cells", "low_count_handle", "missing_handle", "nice_ceiling", "sequential_norm"]

@@ -36,6 +36,7 @@ class FigureEntry:
     caption: str
     files: dict[str, Path]
     png: bytes = field(repr=False)
+    cells: bool = True  # a figure of the grid's cells: the galleries are linked under it
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Section:
     figures: list[FigureEntry] = field(default_factory=list)
     table: pd.DataFrame | None = None
     table_files: dict[str, Path] = field(default_factory=dict)
+    galleries: list[tuple[str, Path]] = field(default_factory=list)  # (link text, page)
+    measure: str = ""  # what the figures plot, in words
 
 
 def _cell(column: str, value: object, row: pd.Series) -> str:
@@ -70,6 +73,14 @@ def table_html(table: pd.DataFrame) -> str:
                     + "</tr>")
     return (f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(body)
             + "\n</tbody></table>")
+
+
+def _gallery_links(section: Section, out: Path) -> str:
+    if not section.galleries:
+        return ""
+    links = " · ".join(f'<a href="{html.escape(href(out, path))}">{html.escape(text)}</a>'
+                       for text, path in section.galleries)
+    return f'<br><span class="gallery">The images behind the cells: {links}</span>'
 
 
 def render_index(sections: list[Section], out: Path, title: str = "siscore report", *,
@@ -96,12 +107,16 @@ def render_index(sections: list[Section], out: Path, title: str = "siscore repor
                 for fmt, p in fig.files.items())
             parts.append(f'<figure id="{html.escape(fig.name)}">'
                          f'<img src="data:image/png;base64,{data}" alt="{html.escape(fig.caption)}">'
-                         f"<figcaption>{html.escape(fig.caption)} ({links})</figcaption></figure>")
+                         f"<figcaption>{html.escape(fig.caption)} ({links})"
+                         f"{_gallery_links(section, out) if fig.cells else ''}"
+                         "</figcaption></figure>")
         if section.table is not None:
             links = " · ".join(
                 f'<a href="{html.escape(href(out, p))}">{fmt.upper()}</a>'
                 for fmt, p in section.table_files.items())
             parts.append(f"<h3>Summary per model ({links})</h3>")
+            if "diff_normalized" in section.table and section.measure:
+                parts.append(f"<p>Normalised: {html.escape(section.measure)}.</p>")
             parts.append(table_html(section.table))
     if others:
         parts.append("<h2>Other files in this folder</h2>")

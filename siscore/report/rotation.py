@@ -79,20 +79,25 @@ def hollow_handle(min_count: int) -> Line2D:
 def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = None, *,
                   width: str | float = "double", titles: bool = True,
                   min_count: int = 0) -> Figure:
-    """Normalised accuracy (accuracy / best angle, per size) against rotation angle.
+    """The file's measure (normalised accuracy, accuracy / best angle per size, as the
+    paper draws it; or accuracy when the file was not normalised) against rotation angle.
 
     Without a baseline: one row per model. With one: the baseline's normalised curves
     first, then for each other model its normalised accuracy minus the baseline's, all
     difference rows on one symmetric y scale with a zero line.
     """
     scores = as_scores(scores)
-    if scores.kind != "rotation":
-        raise ReportError(f"{scores.source}: these are {scores.kind} scores, not rotation scores "
-                          "(rotation needs a rotation column).")
-    if "normalized" not in scores.frame:
-        raise ReportError(f"{scores.source}: no 'normalized' column; re-run `siscore score`.")
+    other = [f for f in scores.varied if f not in ("rotation", "area")]
+    if "rotation" not in scores.factors or other:
+        raise ReportError(f"{scores.source}: the rotation figure needs a rotation column and "
+                          f"no other varying factor than area (this file varies "
+                          f"{', '.join(scores.varied) or 'nothing'}); draw it with "
+                          "factor_lines or factor_heatmaps.")
+    measure = scores.measure()
+    column = measure.column
     baseline = check_baseline(scores, baseline)
-    frame = with_difference(scores, baseline) if baseline is not None else scores.frame
+    frame = (with_difference(scores, baseline, column) if baseline is not None
+             else scores.frame)
     # centre the axis on upright: 341 degrees is -19, so the peak at 0 reads as one
     frame = frame.assign(rotation=centred_angle(frame["rotation"].to_numpy(dtype=float)))
     levels = grid_levels(frame["rotation"])
@@ -114,10 +119,10 @@ def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = No
         for i, (ax, model) in enumerate(zip(axes, models, strict=True)):
             rows = frame[frame["model"] == model]
             is_diff = baseline is not None and i > 0
-            column = "diff" if is_diff else "normalized"
+            column_i = "diff" if is_diff else column
             for area in areas:
                 sub = rows if np.isnan(area) else rows[rows["area"] == area]
-                hollow |= draw_lines(ax, sub, "rotation", column, colours[area],
+                hollow |= draw_lines(ax, sub, "rotation", column_i, colours[area],
                                      _area_label(area) if not np.isnan(area) else "all sizes",
                                      min_count, levels=levels)
             suffix = "" if baseline is None else (
@@ -130,8 +135,8 @@ def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = No
                 dense = rows.loc[rows["n"] >= min_count, "diff"]  # sparse points: no say
                 diff_axes.append((ax, dense if dense.notna().any() else rows["diff"]))
             else:
-                ax.set_ylabel(fit_label("normalised accuracy", 0.9))
-                norm_axes.append((ax, rows["normalized"]))
+                ax.set_ylabel(fit_label(measure.name, 0.9))
+                norm_axes.append((ax, rows[column]))
             ax.grid(axis="y", linewidth=0.3, color="0.85")
         if diff_axes:
             limit = nice_ceiling(max(float(np.nanmax(np.abs(d))) if d.notna().any() else 0
@@ -158,7 +163,7 @@ def rotation_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = No
                    ncols=len(handles) if width_in >= 5 or len(handles) <= 4 else 3,
                    handlelength=1.5, columnspacing=1.0, handletextpad=0.4)
         if titles:
-            fig.suptitle(fit_label("Rotation: normalised accuracy by angle"
+            fig.suptitle(fit_label(f"Rotation: {measure.long} by angle"
                                    + (f", difference from {baseline}" if baseline else ""),
                                    width_in, 8))
     return fig

@@ -1,34 +1,62 @@
-"""Load a scores CSV written by ``siscore score``, check it, and infer what it measures.
+"""Load a scores CSV written by ``siscore score``, check it, and tell its factors apart.
 
 The CSV is tidy: one row per (model, cell), the factor columns by their metadata
-names, then ``n, correct, accuracy, ci_low, ci_high, normalized, topk`` and, when a
-baseline was chosen at scoring time, ``baseline, diff_accuracy, diff_ci_low,
-diff_ci_high, diff_normalized``. An optional ``<stem>.summary.json`` beside it
-holds per-model summary numbers.
+names, then ``n, correct, accuracy, ci_low, ci_high, normalized, normalize, topk`` and,
+when a baseline was chosen at scoring time, ``baseline, diff_accuracy, diff_ci_low,
+diff_ci_high, diff_normalized``. An optional ``<stem>.summary.json`` beside it holds
+per-model summary numbers and the scoring options. Which figure a file gets is
+:mod:`siscore.report.layout`'s choice: no grid is refused for its shape.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
 
 from siscore.errors import SiscoreError
+from siscore.formats.labels import formula_lead, formula_refusal
+from siscore.report.layout import Layout, LayoutError, choose_layout
+from siscore.report.measure import Measure, main_measure
+from siscore.score.stats import clopper_pearson  # the one exact binomial interval
 
 METRIC_COLUMNS = (
-    "n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk", "objects",
-    "baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized",
+    "n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "normalize", "topk",
+    "objects", "baseline", "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized",
+    "random_init",
 )
 GEOMETRY = ("x_coord", "y_coord", "area", "rotation")
+#: Per-image ids and measurements of the metadata: never a factor of a scores file.
+RECORDS = frozenset({"image_id", "foreground_instance", "pct_inside_image",
+                     "pct_object_visible", "imagenet", "path", "file_name"})
+#: Factors that are names even when every value reads as a number.
+CATEGORICAL = frozenset({"label", "background_name", "background", "foreground_class"})
 REQUIRED = ("model", "n", "correct", "accuracy")
 NUMERIC = ("n", "correct", "accuracy", "ci_low", "ci_high", "normalized", "topk", "objects",
            "diff_accuracy", "diff_ci_low", "diff_ci_high", "diff_normalized")
-KINDS = ("location", "rotation", "size", "breakdown")
+KINDS = ("location", "rotation", "size", "heatmap", "lines", "bars", "breakdown", "models")
+
+
+@cache
+def record_columns() -> frozenset[str]:
+    """Columns that record what happened to an image rather than define its cell: the
+    metadata's ids and measurements, and every record an intervention declares (such as
+    ``blend_fallback``)."""
+    names = set(RECORDS)
+    try:
+        from siscore.generate.interventions.registry import get_intervention, list_interventions
+
+        for name in list_interventions():
+            names.update(get_intervention(name).records)
+    except Exception:  # noqa: BLE001 - a broken plugin must not stop a report
+        pass
+    return frozenset(names)
 
 
 class ReportError(SiscoreError, ValueError):
@@ -37,11 +65,12 @@ class ReportError(SiscoreError, ValueError):
 
 @dataclass
 class Scores:
-    """One scores table: the rows, the kind of figure it makes, and its factor columns.
+    """One scores table: its rows, its factor columns and the figure it gets by default.
 
-    ``kind`` is ``location`` (x_coord and y_coord), ``rotation``, ``size`` (area only)
-    or ``breakdown`` (any other factor, e.g. ``label`` or ``background_name``; then
-    ``by`` lists those columns).
+    ``factors`` are the grouping columns (record columns such as ``blend_fallback`` never
+    are: they are listed in ``records`` and pooled over); ``numeric`` those whose values
+    are numbers; ``by`` the others (classes, backgrounds, named intervention values).
+    ``kind`` is the default layout's kind (:mod:`siscore.report.layout`).
     """
 
     frame: pd.DataFrame
@@ -50,11 +79,45 @@ class Scores:
     by: list[str] = field(default_factory=list)
     source: str = "<DataFrame>"
     summary: dict[str, Any] | None = None
+    numeric: list[str] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)
 
     @property
     def models(self) -> list[str]:
         """Model names in the order they first appear in the file."""
         return list(dict.fromkeys(self.frame["model"]))
+
+    @property
+    def varied(self) -> list[str]:
+        """The factors with more than one value in the file, in column order."""
+        return [f for f in self.factors if self.frame[f].nunique(dropna=False) > 1]
+
+    def levels(self, column: str) -> list[Any]:
+        """The values of a factor, sorted (numbers numerically, names by text)."""
+        values = self.frame[column].dropna().unique().tolist()
+        numeric = column in self.numeric
+        return sorted(values, key=lambda v: float(v) if numeric else str(v))
+
+    @property
+    def subset(self) -> str | None:
+        """The paper subset the scores record (summary JSON), if any."""
+        value = (self.summary or {}).get("subset")
+        return value if isinstance(value, str) else None
+
+    def layout(self, x: str | None = None, y: str | None = None,
+               facets: Sequence[str] | None = None) -> Layout:
+        """The figure layout: the default rules, or the one chosen with x, y and facets."""
+        levels = {f: int(self.frame[f].nunique(dropna=False)) for f in self.factors}
+        try:
+            return choose_layout(self.factors, self.varied, set(self.numeric), levels,
+                                 n_models=len(self.models), subset=self.subset, x=x, y=y,
+                                 facets=facets)
+        except LayoutError as exc:
+            raise ReportError(f"{self.source}: {exc}.") from None
+
+    def measure(self, pooled: Sequence[str] = ()) -> Measure:
+        """What the figures plot, named from the file's normaliser record."""
+        return main_measure(self.frame, self.summary, self.factors, self.topk, pooled)
 
     @property
     def baseline_in_file(self) -> str | None:
@@ -76,37 +139,23 @@ class Scores:
         return f"top-{self.topk} accuracy"
 
 
-def clopper_pearson(correct: np.ndarray, n: np.ndarray, level: float = 0.95
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact binomial (Clopper-Pearson) interval for ``correct`` successes out of ``n``."""
-    correct = np.asarray(correct, dtype=float)
-    n = np.asarray(n, dtype=float)
-    alpha = 1.0 - level
-    with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(correct > 0, beta.ppf(alpha / 2, correct, n - correct + 1), 0.0)
-        high = np.where(correct < n, beta.ppf(1 - alpha / 2, correct + 1, n - correct), 1.0)
-    low = np.where(n > 0, low, np.nan)
-    high = np.where(n > 0, high, np.nan)
-    return low, high
-
-
-def infer_kind(columns: list[str], source: str = "<DataFrame>") -> tuple[str, list[str], list[str]]:
-    """Return ``(kind, factor columns, breakdown columns)`` from a scores table's columns."""
-    factors = [c for c in columns if c != "model" and c not in METRIC_COLUMNS]
-    by = [c for c in factors if c not in GEOMETRY]
-    if by:
-        return "breakdown", factors, by
-    if "x_coord" in factors and "y_coord" in factors:
-        return "location", factors, []
-    if "rotation" in factors:
-        return "rotation", factors, []
-    if "area" in factors:
-        return "size", factors, []
-    raise ReportError(
-        f"{source}: cannot tell what these scores measure: no factor column found "
-        f"(columns: {', '.join(columns)}). Expected x_coord and y_coord (location), "
-        "rotation (rotation), area (size) or a breakdown column such as label or "
-        "background_name; write the file with `siscore score`.")
+def split_factors(frame: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """(factors, numeric factors, record columns) of a scores table, by its columns."""
+    records = record_columns()
+    factors, numeric, skipped = [], [], []
+    for col in frame.columns:
+        if col == "model" or col in METRIC_COLUMNS:
+            continue
+        if col in records:
+            skipped.append(col)
+            continue
+        factors.append(col)
+        values = frame[col]
+        if col in CATEGORICAL or pd.api.types.is_bool_dtype(values):
+            continue
+        if col in GEOMETRY or pd.to_numeric(values, errors="coerce").notna().all():
+            numeric.append(col)
+    return factors, numeric, skipped
 
 
 def _check_columns(frame: pd.DataFrame, source: str) -> None:
@@ -150,7 +199,8 @@ def _check_ranges(frame: pd.DataFrame, source: str) -> None:
             row = int(np.flatnonzero(mask)[0])
             value = frame[col].iloc[row]
             value = value.item() if isinstance(value, np.generic) else value
-            raise ReportError(f"{source}: row {row + 2}, column {col}: {value!r} {why}; fix "
+            shown = "an empty cell" if isinstance(value, float) and np.isnan(value) else repr(value)
+            raise ReportError(f"{source}: row {row + 2}, column {col}: {shown} {why}; fix "
                               "or delete that row (or re-run siscore score).")
 
     for col, low, high in RANGES:
@@ -164,9 +214,35 @@ def _check_ranges(frame: pd.DataFrame, source: str) -> None:
             bad_row((v < low) | (v > high), col, f"is outside {low:g}..{high:g}")
     n = frame["n"].to_numpy(dtype=float)
     bad_row(n != np.round(n), "n", "is not a whole number of images")
-    with np.errstate(invalid="ignore"):
-        bad_row(frame["correct"].to_numpy(dtype=float) > n + 1e-6, "correct",
-                "is more than n (the images in the cell)")
+    bad_row(n > 2**53, "n", "is more images than a count can hold exactly (2**53)")
+    correct, acc = frame["correct"].to_numpy(dtype=float), frame["accuracy"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bad_row(correct > n + 1e-6, "correct", "is more than n (the images in the cell)")
+        bad_row((n > 0) & np.isnan(acc), "accuracy", "where n > 0 (a cell with images has an accuracy)")
+        bad_row((n > 0) & (np.abs(correct / n - acc) > 1e-6), "accuracy",
+                "is not correct / n (the counts contradict it)")
+
+
+def _check_text(frame: pd.DataFrame, columns: list[str], source: str) -> None:
+    """No empty model name or factor value, no infinite factor value, no text that a
+    spreadsheet would read as a formula (it would reach the report's CSV tables)."""
+    for col in columns:
+        values = frame[col]
+        where = f"{source}: row {{}}, column {col}: "
+        empty = values.isna().to_numpy()
+        if empty.any():
+            raise ReportError(where.format(int(np.flatnonzero(empty)[0]) + 2) + "is empty; "
+                              "every row needs it (re-run siscore score).")
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+            inf = np.isinf(values.to_numpy(dtype=float))
+            if inf.any():
+                raise ReportError(where.format(int(np.flatnonzero(inf)[0]) + 2) + "is infinite; "
+                                  "fix or delete that row (or re-run siscore score).")
+            continue
+        for i, text in enumerate(values.astype(str).tolist()):
+            if not text.strip() or formula_lead(text) and pd.isna(pd.to_numeric(text, errors="coerce")):
+                why = formula_refusal(text) if text.strip() else f"{text!r} is empty"
+                raise ReportError(where.format(i + 2) + why + " (or re-run siscore score).")
 
 
 def default_min_count(scores: Scores) -> int:
@@ -178,23 +254,8 @@ def default_min_count(scores: Scores) -> int:
     return max(1, int(np.median(n) // 2)) if n.size else 1
 
 
-def _check_geometry(scores: Scores) -> None:
-    frame, kind = scores.frame, scores.kind
-    main = {"location": {"x_coord", "y_coord"}, "rotation": {"area", "rotation"},
-            "size": {"area"}}.get(kind, set())
-    for col in scores.factors:
-        if col in main or col in scores.by:
-            continue
-        values = sorted(frame[col].unique())
-        if kind != "breakdown" and len(values) > 1:
-            raise ReportError(
-                f"{scores.source}: {kind} scores vary {col} too ({len(values)} values: "
-                f"{', '.join(map(str, values[:5]))}{', ...' if len(values) > 5 else ''}); "
-                f"score each {col} into its own file, or drop {col} when scoring.")
-
-
 def _check_duplicates(scores: Scores) -> None:
-    key = ["model", *scores.factors]
+    key = ["model", *scores.factors, *scores.records]
     dup = scores.frame.duplicated(key, keep="first")
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
@@ -229,14 +290,19 @@ def from_frame(frame: pd.DataFrame, source: str = "<DataFrame>",
     """Check a scores table and wrap it as :class:`Scores` (the frame is copied)."""
     frame = frame.copy()
     _check_columns(frame, source)
+    factors, numeric, records = split_factors(frame)
+    _check_text(frame, ["model", *factors], source)
     frame["model"] = frame["model"].astype(str)
-    kind, factors, by = infer_kind(list(frame.columns), source)
+    by = [c for c in factors if c not in numeric]
     for col in by:
         frame[col] = frame[col].astype(str)
+    for col in numeric:
+        frame[col] = pd.to_numeric(frame[col])
     _fill_intervals(frame)
-    scores = Scores(frame.reset_index(drop=True), kind, factors, by, source, summary)
-    _check_geometry(scores)
+    scores = Scores(frame.reset_index(drop=True), "", factors, by, source, summary, numeric,
+                    records)
     _check_duplicates(scores)
+    scores.kind = scores.layout().kind
     return scores
 
 
@@ -246,7 +312,9 @@ def load_scores(path: str | Path) -> Scores:
     if not path.is_file():
         raise ReportError(f"{path}: no such scores file; write one with `siscore score --out`.")
     try:
-        frame = pd.read_csv(path, keep_default_na=True, dtype={"model": str, "baseline": str})
+        # only an empty cell is missing: a model called NA or None stays that name
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
+                            dtype={"model": str, "baseline": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ReportError(f"{path}: not a readable CSV ({exc}).") from None
     return from_frame(frame, str(path), load_summary(path))
@@ -285,8 +353,9 @@ def with_difference(scores: Scores, baseline: str, value: str = "normalized") ->
         out = frame.copy()
         out["diff"] = out[f"diff_{value}"]
         return out
-    base = frame.loc[frame["model"] == baseline, [*scores.factors, value]]
-    out = frame.merge(base.rename(columns={value: "_base"}), on=scores.factors, how="left")
+    cell = [*scores.factors, *scores.records]
+    base = frame.loc[frame["model"] == baseline, [*cell, value]]
+    out = frame.merge(base.rename(columns={value: "_base"}), on=cell, how="left")
     out["diff"] = out[value] - out["_base"]
     return out.drop(columns="_base")
 
@@ -299,3 +368,4 @@ def aggregate(scores: Scores, keys: list[str]) -> pd.DataFrame:
         out["accuracy"] = np.where(out["n"] > 0, out["correct"] / out["n"], np.nan)
     out["ci_low"], out["ci_high"] = clopper_pearson(out["correct"].to_numpy(), out["n"].to_numpy())
     return out
+

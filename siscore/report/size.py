@@ -29,8 +29,9 @@ def model_colours(models: list[str]) -> dict[str, tuple]:
 
 def size_caption(scores: Scores, baseline: str | None, value: str = "accuracy") -> str:
     """The figure's caption: what is shown, and what changes along the curve."""
-    what = ("Normalised accuracy (accuracy / the model's best area)" if value == "normalized"
-            else "Accuracy")
+    measure = scores.measure() if value == "normalized" else None
+    what = (measure.long if measure is not None else scores.accuracy_label)
+    what = what[0].upper() + what[1:]
     text = (f"{what} by object area with 95% Clopper-Pearson bands"
             + (f"; differences from {baseline}" if baseline else "") + ".")
     if "objects" in scores.frame:
@@ -53,12 +54,15 @@ def size_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = None, 
     baseline, a panel shows each other model's difference from the baseline in
     ``value`` (with the file's paired interval for accuracy when scored against it)."""
     scores = as_scores(scores)
-    if scores.kind != "size":
-        raise ReportError(f"{scores.source}: these are {scores.kind} scores, not size scores "
-                          "(size needs an area column and no rotation or location).")
+    if "area" not in scores.factors or [f for f in scores.varied if f != "area"]:
+        raise ReportError(f"{scores.source}: the size figure needs an area column and no other "
+                          f"varying factor (this file varies {', '.join(scores.varied)}); draw "
+                          "it with factor_lines.")
     if value not in SIZE_VALUES or value not in scores.frame:
         raise ReportError(f"{scores.source}: cannot plot {value!r} for size; choose "
                           f"{' or '.join(v for v in SIZE_VALUES if v in scores.frame)}.")
+    if value == "normalized" and scores.measure().column == "accuracy":
+        value = "accuracy"  # nothing was normalised: normalized is the accuracy itself
     baseline = check_baseline(scores, baseline)
     frame = scores.frame.assign(area_pct=scores.frame["area"] * 100)
     if value == "normalized":
@@ -74,7 +78,8 @@ def size_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = None, 
     width_in = figure_width(width)
     others = [m for m in models if m != baseline] if baseline else []
     counted = "objects" in frame
-    label = ("normalised " if value == "normalized" else "") + scores.accuracy_label
+    label = scores.measure().name if value == "normalized" else scores.accuracy_label
+    long = scores.measure().long if value == "normalized" else label
     with paper_style():
         height = ((1.9 if width_in < 5 else 2.4) + (1.0 if others else 0)
                   + (0.55 if counted else 0) + (0.2 if titles else 0))
@@ -145,5 +150,5 @@ def size_plot(scores: Scores | pd.DataFrame | str, baseline: str | None = None, 
         fig.legend(handles, labels, loc="outside lower center", ncols=ncols,
                    handlelength=1.5, columnspacing=1.0)
         if titles:
-            fig.suptitle(fit_label(f"Size: {label} by object area", width_in, 8))
+            fig.suptitle(fit_label(f"Size: {long} by object area", width_in, 8))
     return fig

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from siscore.formats.values import cell_text
 from siscore.report.scores import Scores, as_scores, check_baseline, clopper_pearson
 
 #: Per-model measures taken from ``<stem>.summary.json`` when present (each with its
@@ -26,11 +27,7 @@ HEADERS = {
 
 
 def _where(row: pd.Series, factors: list[str]) -> str:
-    parts = []
-    for f in factors:
-        v = row[f]
-        parts.append(f"{f}={v:g}" if isinstance(v, (int, float, np.number)) else f"{f}={v}")
-    return ", ".join(parts)
+    return cell_text({f: row[f] for f in factors})
 
 
 def _number(value: Any) -> float:
