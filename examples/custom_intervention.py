@@ -9,6 +9,12 @@
 4. evaluates the CNN on it (``siscore.evaluate``) and scores accuracy per cell of the two
    new factors (``siscore.score``), with Clopper-Pearson intervals.
 
+The numbers are the same on every run: torch trains and evaluates on one thread (a sum of
+floats is split across threads, so its rounding, and after training the table, would depend
+on the machine's core count), the training draws from seeded generators, and the build's
+worker processes draw each image from its own generator (their number does not matter).
+A CPU of another kind may still round differently (its own vector kernels).
+
 Run: ``python examples/custom_intervention.py [--quick] [--out examples/out/custom]``.
 """
 
@@ -53,6 +59,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
 
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same numbers whatever the machine's cores (see the module)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace) -> dict[str, float]:
     from siscore.evaluate import evaluate
     from siscore.score import score_predictions
 

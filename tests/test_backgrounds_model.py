@@ -152,7 +152,11 @@ def test_cli_model_check_with_a_checkpoint(photos: Path, tmp_path: Path) -> None
 def test_object_mode_with_a_real_model_names_the_class(tmp_path: Path) -> None:
     """EfficientNet-Lite0 (real ImageNet weights) rejects a sky with a macaw, keeps the sky."""
     pytest.importorskip("efficientnet_lite_pytorch")
-    from siscore.backgrounds.model_check import SCENE_CLASSES, object_classes
+    from siscore.backgrounds.model_check import (
+        GEOLOGICAL_FORMATIONS,
+        SCENERY_CLASSES,
+        object_classes,
+    )
     from siscore.generate.assets import embedded_assets
 
     fg, bg = embedded_assets()
@@ -181,5 +185,6 @@ def test_object_mode_with_a_real_model_names_the_class(tmp_path: Path) -> None:
     assert report["sky_with_macaw.jpg"]["decision"] == "rejected"
     assert report["sky_with_macaw.jpg"]["reason"].startswith("model efficientnet_lite0 sees 'macaw'")
     names = object_classes()
-    assert len(names) == 990 and "seashore" not in names and "alp" not in names
-    assert sorted(SCENE_CLASSES.values())[:3] == ["alp", "cliff", "coral reef"]
+    assert len(names) == 1000 - len(SCENERY_CLASSES) and "seashore" not in names
+    assert sorted(GEOLOGICAL_FORMATIONS.values())[:3] == ["alp", "cliff", "coral reef"]
+    assert len(object_classes(scenery=GEOLOGICAL_FORMATIONS)) == 990

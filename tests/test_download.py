@@ -19,14 +19,9 @@ from click.testing import CliRunner
 
 from siscore.cli import main
 from siscore.download import download_subset
-from siscore.download.s3 import (
-    DownloadError,
-    fetch_objects,
-    first_part_size,
-    list_objects,
-    make_client,
-    verify,
-)
+from siscore.download.fetch import fetch_objects
+from siscore.download.s3 import DownloadError, list_objects, make_client
+from siscore.download.verify import first_part_size, verify
 from siscore.formats.dataset import load_dataset
 from tests.official_replica import BUCKET, Proxy, Replica, free_port, make_replica, put_multipart
 
@@ -122,7 +117,9 @@ def test_zip_read_in_place(replica: Replica, tmp_path: Path) -> None:
     assert code == 0, text
     zipped = tmp_path / "object_rotation_mini.zip"
     assert f"dataset: {zipped / 'object_rotation_mini'}" in text
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".siscore-download.jsonl", zipped.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".siscore-download.jsonl", ".siscore-download.lock", ".siscore-download.lock.pid",
+        zipped.name]
     code, text = run("info", str(zipped))
     assert code == 0 and "32 images, 3 classes, subset rotation" in text, text
 
@@ -177,6 +174,77 @@ def test_kill_midway_then_resume(replica: Replica, tmp_path: Path) -> None:
     assert result.summary.fetched == ["location.zip"] and not part.exists()
     assert (out / "location.zip").stat().st_size == replica.big_size
     assert result.paths == [out / "location20_area02_min0pc"]
+
+
+def start_slow_download(replica: Replica, out: Path) -> tuple[subprocess.Popen, Proxy]:
+    """``siscore download location`` through a proxy at 1 MB/s (the zip takes ~6 s), in its own
+    process; returns once its .part holds 0.5 MB."""
+    slow = Proxy(int(replica.endpoint.rsplit(":", 1)[1]), rate=1e6)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from siscore.cli import main; main()", "download", "location",
+         "--out", str(out), "--endpoint-url", slow.endpoint, "--jobs", "1", "-q"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    part = out / "location.zip.part"
+    deadline = time.monotonic() + 60
+    while not (part.exists() and part.stat().st_size > 500_000):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            slow.close()
+            pytest.fail(f"the download never started: {proc.stdout.read()}")
+        time.sleep(0.02)
+    return proc, slow
+
+
+def test_ctrl_c_ends_a_download_and_leaves_the_part_to_resume(replica: Replica,
+                                                              tmp_path: Path) -> None:
+    out = tmp_path / "dl"
+    proc, slow = start_slow_download(replica, out)
+    try:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)  # ends at once, not when the zip is complete
+    finally:
+        slow.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert "interrupted: run the same command again to resume" in output
+    assert "Traceback" not in output
+    part = out / "location.zip.part"
+    assert 500_000 < part.stat().st_size < replica.big_size
+    assert not (out / "location.zip").exists()  # nothing partial under the final name
+    code, text = run("download", "location", "--out", str(out), "--endpoint-url",
+                     replica.endpoint, "-q")
+    assert code == 0 and "1 resumed from a partial download" in text, text
+    assert (out / "location.zip").stat().st_size == replica.big_size and not part.exists()
+
+
+def test_a_second_download_into_the_same_folder_is_refused(replica: Replica,
+                                                           tmp_path: Path) -> None:
+    out = tmp_path / "dl"
+    first, slow = start_slow_download(replica, out)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-c", "from siscore.cli import main; main()", "download",
+             "location", "--out", str(out), "--endpoint-url", replica.endpoint, "-q"],
+            env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+            timeout=120)
+        assert first.poll() is None  # the first one runs on, undisturbed
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+    finally:
+        slow.close()
+        if first.poll() is None:
+            first.kill()
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr
+    assert (f"Error: {out}: another siscore download (process {first.pid}) is writing into "
+            f"this folder (it holds {out / '.siscore-download.lock'}); wait for it to finish, "
+            "or give another --out") in second.stderr
+    result = download_subset("location", out, endpoint_url=replica.endpoint, progress=False)
+    assert result.ok and result.summary.resumed == ["location.zip"]  # its .part was intact
+    assert md5(out / "location.zip") == md5(replica.official.parent.parent / "zips" /
+                                            "location.zip")
 
 
 def test_corruption_in_transit_is_detected(replica: Replica, tmp_path: Path) -> None:

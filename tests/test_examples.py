@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,19 +39,32 @@ def test_config_examples_build(config, tmp_path) -> None:
         assert sorted(md["occluder"].unique()) == [0.0, 0.2, 0.4, 0.6, 0.8]
 
 
-def test_custom_intervention_example_end_to_end(tmp_path) -> None:
-    """Run as a user runs it: a script whose intervention the worker processes import."""
+def run_custom_intervention(out: Path, torch_threads: int) -> tuple[str, bytes, bytes]:
+    """The example as a user runs it, torch starting with ``torch_threads`` threads (as on a
+    machine with that many cores); returns its accuracy table, scores.csv and predictions."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch_threads)}
     done = subprocess.run([sys.executable, str(EXAMPLES / "custom_intervention.py"), "--quick",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+                           "--out", str(out)], capture_output=True, text=True, timeout=600,
+                          env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "top-1 accuracy" in done.stdout
-    scores = pd.read_csv(tmp_path / "scores.csv")
+    table = done.stdout[done.stdout.index("top-1 accuracy"):done.stdout.index("written:")]
+    return table, (out / "scores.csv").read_bytes(), (out / "clean_cnn.csv").read_bytes()
+
+
+def test_custom_intervention_example_end_to_end_and_deterministic(tmp_path) -> None:
+    """Run as a user runs it (a script whose intervention the worker processes import), twice,
+    as on machines of 1 and 2 cores: the same numbers (issue 23)."""
+    first = run_custom_intervention(tmp_path / "a", torch_threads=1)
+    scores = pd.read_csv(tmp_path / "a" / "scores.csv")
     assert set(scores["background_noise"]) == {0, 24, 48, 96}
     assert {"n", "accuracy", "ci_low", "ci_high"} <= set(scores.columns)
     acc = scores.set_index(["background_noise", "object_greyscale"])["accuracy"]
     # the model was trained on clean colour images: heavy noise must hurt it
     assert acc[(0, 0.0)] > acc[(96, 0.0)] + 0.3
-    assert (tmp_path / "scores.summary.json").exists()
+    assert (tmp_path / "a" / "scores.summary.json").exists()
+    second = run_custom_intervention(tmp_path / "b", torch_threads=2)
+    assert second[0] == first[0]  # the printed table
+    assert second[1:] == first[1:]  # scores and predictions, byte for byte
 
 
 def test_worker_start_failure_is_an_error_not_a_hang(tmp_path, monkeypatch) -> None:

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from siscore.backgrounds.scan import BadImage, decode
+from siscore.backgrounds.thresholds import MODEL_MAX_PROB
 from siscore.errors import SiscoreError
 from siscore.formats.labels import LabelMapError, load_label_map
 from siscore.utils.progress import track
@@ -164,7 +165,7 @@ class ModelCheck:
     """
 
     def __init__(self, module: Any, transform: Callable[[Image.Image], Any],
-                 classes: Mapping[str, Sequence[int]], *, max_prob: float = 0.3,
+                 classes: Mapping[str, Sequence[int]], *, max_prob: float = MODEL_MAX_PROB,
                  name: str = "model", folder: str | Path = ".", batch_size: int = 16,
                  device: str = "cpu", progress: bool = False,
                  output_classes: Sequence[int] | None = None) -> None:
@@ -210,7 +211,7 @@ class ModelCheck:
 def load_model_check(
     model: str, *, classes: Sequence[str] | None = None, weights: str | None = None,
     checkpoint: str | Path | None = None, label_map: str | Path | None = None,
-    max_prob: float = 0.3, folder: str | Path = ".", batch_size: int = 16,
+    max_prob: float = MODEL_MAX_PROB, folder: str | Path = ".", batch_size: int = 16,
     device: str = "auto", progress: bool = False, offline: bool = False,
 ) -> ModelCheck:
     """A :class:`ModelCheck` for a model of ``siscore.evaluate.create_model``.

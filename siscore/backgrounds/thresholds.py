@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+#: ``--max-prob`` of the model check: a photo is rejected when the model gives one object (or
+#: study) class more. 0.2 keeps every usable labelled photo the scenery classes keep and every
+#: SI-SCORE sample background, and catches more pasted objects than 0.3 (docs/backgrounds.md).
+MODEL_MAX_PROB = 0.2
+
 
 @dataclass(frozen=True)
 class Thresholds:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from siscore.backgrounds.thresholds import Thresholds
+from siscore.backgrounds.thresholds import MODEL_MAX_PROB, Thresholds
 from siscore.cli.aliases import AliasedCommand
 from siscore.cli.common import fail, run_guarded
 
@@ -137,8 +137,8 @@ def _threshold(name: str, help_text: str) -> Callable[[Any], Any]:
                    "better copy (more pixels, then sharper). -1 disables it.")
 @click.option("--model", default=None,
               help="Also reject photos on which this ImageNet classifier is confident of an object "
-                   "class (any class but a scene such as alp, seashore, valley), or of a --classes "
-                   "class; e.g. efficientnet_lite0 (built in, offline), resnet50:DEFAULT, "
+                   "class (any class but scenery: landscape, plants, flowers, crops, fungi), or "
+                   "of a --classes class; e.g. efficientnet_lite0 (built in, offline), resnet50:DEFAULT, "
                    "timm/<name>.<tag> (as in siscore evaluate).")
 @click.option("--weights", default=None, help="Weights of --model (as in siscore evaluate).")
 @click.option("--checkpoint", type=str, default=None,
@@ -149,7 +149,7 @@ def _threshold(name: str, help_text: str) -> Callable[[Any], Any]:
                    "object class.")
 @click.option("--label-map", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV 'label,imagenet_index' extending the built-in label map (for --classes).")
-@click.option("--max-prob", type=float, default=0.3,
+@click.option("--max-prob", type=float, default=MODEL_MAX_PROB, show_default=True,
               help="Reject a photo when --model gives a class more than this probability.")
 @click.option("--device", default="auto",
               help="Torch device for --model: auto (cuda, then mps, then cpu), cpu, cuda, mps.")

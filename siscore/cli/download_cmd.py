@@ -1,4 +1,7 @@
-"""``siscore download``: the official SI-SCORE assets and prebuilt subsets from the public bucket."""
+"""``siscore download``: the official SI-SCORE assets and prebuilt subsets from the public bucket.
+
+Bad input (a key or zip member that cannot be written safely, an ``--out`` that cannot
+be a folder, a folder another download holds) is a SiscoreError: one ``Error:`` line."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from siscore.cli.common import run_guarded
 RENAMED = {"--workers": "--jobs"}  # -j/--jobs is the parallelism option of every command
 
 COMMON = [
-    click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+    click.option("--out", type=click.Path(path_type=Path), required=True,
                  help="Folder to download into (created; a re-run resumes and reuses verified "
                       "files)."),
     click.option("--endpoint-url", default=None,
@@ -62,15 +65,12 @@ def download() -> None:
 def assets(out, endpoint_url, bucket, jobs, quiet, only) -> None:
     """Foregrounds (614 cut-outs, OUT/foregrounds/<class>/) and backgrounds (867 photos,
     OUT/backgrounds/), ready for `siscore build --foregrounds --backgrounds`."""
-    from siscore.download import DownloadError, download_assets
+    from siscore.download import download_assets
 
     def go() -> None:
         kinds = (only,) if only else ("foregrounds", "backgrounds")
-        try:
-            result = download_assets(out, kinds, endpoint_url=endpoint_url, bucket=bucket,
-                                     jobs=jobs, progress=False if quiet else None)
-        except DownloadError as exc:
-            raise click.ClickException(str(exc)) from None
+        result = download_assets(out, kinds, endpoint_url=endpoint_url, bucket=bucket,
+                                 jobs=jobs, progress=False if quiet else None)
         _finish(result, "assets")
 
     run_guarded(go)
@@ -86,15 +86,12 @@ def _subset_command(subset: str, folder: str) -> click.Command:
                   help=f"Fetch the unpacked files under object_{subset}/ instead of the zip "
                        "(many small requests).")
     def command(out, endpoint_url, bucket, jobs, quiet, mini, no_extract, loose) -> None:
-        from siscore.download import DownloadError, download_subset
+        from siscore.download import download_subset
 
         def go() -> None:
-            try:
-                result = download_subset(subset, out, mini=mini, extract=not no_extract,
-                                         loose=loose, endpoint_url=endpoint_url, bucket=bucket,
-                                         jobs=jobs, progress=False if quiet else None)
-            except DownloadError as exc:
-                raise click.ClickException(str(exc)) from None
+            result = download_subset(subset, out, mini=mini, extract=not no_extract,
+                                     loose=loose, endpoint_url=endpoint_url, bucket=bucket,
+                                     jobs=jobs, progress=False if quiet else None)
             _finish(result, "dataset")
 
         run_guarded(go)

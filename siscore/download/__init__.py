@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from siscore.download.fetch import fetch_objects, plan
+from siscore.download.folder import check_out, folder_lock, make_out
 from siscore.download.s3 import (
     DownloadError,
     S3Object,
     Summary,
-    fetch_objects,
     head_object,
     list_objects,
     make_client,
@@ -67,25 +68,37 @@ def _find_zip(client, bucket: str, subset: str, mini: bool) -> S3Object:
 def download_assets(out: str | Path, kinds: tuple[str, ...] = ASSET_KINDS, *,
                     endpoint_url: str | None = None, bucket: str = BUCKET, jobs: int = 8,
                     progress: bool | None = None) -> DownloadResult:
-    """Fetch ``foregrounds/`` and ``backgrounds/`` into ``out`` as they are in the bucket."""
+    """Fetch ``foregrounds/`` and ``backgrounds/`` into ``out`` as they are in the bucket.
+    Every key of every kind is checked before anything is written."""
     out = Path(out)
-    client = make_client(endpoint_url, jobs)
-    summary = Summary()
-    paths = []
     for kind in kinds:
         if kind not in ASSET_KINDS:
             raise DownloadError(f"asset kind {kind!r}: choose foregrounds or backgrounds")
+    check_out(out)
+    client = make_client(endpoint_url, jobs)
+    listings = {}
+    for kind in kinds:
         objects = list_objects(client, bucket, f"{kind}/")
         if not objects:
             raise DownloadError(f"s3://{bucket}/{kind}/ is empty or absent; check --endpoint-url")
-        summary.merge(fetch_objects(client, bucket, objects, out, lambda o: o.key,
-                                    workers=jobs, progress=progress, desc=kind))
+        plan(bucket, objects, out, _key, kind)
+        listings[kind] = objects
+    make_out(out)
+    summary = Summary()
+    with folder_lock(out):
+        for kind, objects in listings.items():
+            summary.merge(fetch_objects(client, bucket, objects, out, _key, folder=kind,
+                                        workers=jobs, progress=progress, desc=kind))
+    for kind, objects in listings.items():
         images = sum(o.key.lower().endswith((".png", ".jpg", ".jpeg", ".webp")) for o in objects)
         if endpoint_url is None and images != EXPECTED_ASSETS[kind]:
             summary.notes.append(f"note: {kind}: {images} images in the bucket, the paper "
                                  f"used {EXPECTED_ASSETS[kind]}")
-        paths.append(out / kind)
-    return DownloadResult(summary, paths)
+    return DownloadResult(summary, [out / kind for kind in kinds])
+
+
+def _key(obj: S3Object) -> str:
+    return obj.key
 
 
 def download_subset(subset: str, out: str | Path, *, mini: bool = False, extract: bool = True,
@@ -94,23 +107,29 @@ def download_subset(subset: str, out: str | Path, *, mini: bool = False, extract
     """Fetch a prebuilt subset into ``out``: its zip (extracted unless ``extract`` is
     False: every command reads the zip in place), or with ``loose`` the unpacked files
     under ``object_<subset>/``."""
-    from siscore.formats.datastore import DatasetError, locate_dataset
-
     out = Path(out)
+    if loose and mini:
+        raise DownloadError("--mini comes as a zip only; drop --loose (or --mini)")
+    subset_zip_key(subset, mini)  # a known subset
+    check_out(out)
     client = make_client(endpoint_url, jobs)
     if loose:
-        if mini:
-            raise DownloadError("--mini comes as a zip only; drop --loose (or --mini)")
         prefix = f"object_{subset}/"
         objects = list_objects(client, bucket, prefix)
         if not objects:
             raise DownloadError(f"s3://{bucket}/{prefix} is empty or absent")
-        summary = fetch_objects(client, bucket, objects, out, lambda o: o.key, workers=jobs,
-                                progress=progress, desc=prefix.rstrip("/"))
-        result = DownloadResult(summary, [out / prefix.rstrip("/")])
-    else:
-        obj = _find_zip(client, bucket, subset, mini)
-        name = obj.key.rsplit("/", 1)[-1]
+        plan(bucket, objects, out, _key, prefix.rstrip("/"))
+        make_out(out)
+        with folder_lock(out):
+            summary = fetch_objects(client, bucket, objects, out, _key,
+                                    folder=prefix.rstrip("/"), workers=jobs, progress=progress,
+                                    desc=prefix.rstrip("/"))
+        return _located(DownloadResult(summary, [out / prefix.rstrip("/")]), subset, mini, False)
+    obj = _find_zip(client, bucket, subset, mini)
+    name = obj.key.rsplit("/", 1)[-1]
+    plan(bucket, [obj], out, lambda o: name)
+    make_out(out)
+    with folder_lock(out):
         summary = fetch_objects(client, bucket, [obj], out, lambda o: name, workers=jobs,
                                 progress=progress, desc=name)
         result = DownloadResult(summary, [out / name])
@@ -123,12 +142,20 @@ def download_subset(subset: str, out: str | Path, *, mini: bool = False, extract
                                  "already there")
             for member, reason in done.refused:
                 summary.notes.append(f"refused zip member {member!r} ({reason}): not extracted")
+    return _located(result, subset, mini, extract)
+
+
+def _located(result: DownloadResult, subset: str, mini: bool, unzipped: bool) -> DownloadResult:
+    """``result`` with its path set to the dataset found in the download (and a note)."""
+    from siscore.formats.datastore import DatasetError, locate_dataset
+
+    summary, out = result.summary, result.paths[0].parent
     try:
         found = locate_dataset(result.paths[0])
     except DatasetError as exc:
         summary.notes.append(f"note: no dataset folder found in the download ({exc})")
         return result
-    if extract and not loose:  # the folder the zip unpacked to: OUT/<its folder in the zip>
+    if unzipped:  # the folder the zip unpacked to: OUT/<its folder in the zip>
         prefix = found.store.prefix.rstrip("/")
         result.paths = [out / prefix if prefix else out]
     else:
