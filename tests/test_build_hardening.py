@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -211,10 +212,11 @@ def test_a_second_build_into_the_same_folder_is_refused_naming_the_first(lib, tm
     build(GRID4, out, foregrounds=lib[0], backgrounds=lib[1], shard="0/2", progress=False)
     target = OutputDir(out)
     with target.lock():  # this process now plays the first build
-        (target.state / "pid").write_text("4242\n")
+        (target.state / "locks" / "build.lock.pid").write_text(f"4242 {socket.gethostname()}\n")
         with pytest.raises(ConfigError, match=r"^out='.*ds': another build \(process 4242\) is writing "):
             build(GRID4, out, foregrounds=lib[0], backgrounds=lib[1], progress=False)
-        line = one_line_error(invoke("build", "--config", str(_config(tmp_path)), "--resolution", "64",
+        grid4 = _config(tmp_path, "[grid]\narea = [0.1, 0.15, 0.2, 0.25]\n")  # the same spec
+        line = one_line_error(invoke("build", "--config", str(grid4), "--resolution", "64",
                                      "--out", str(out), "--foregrounds", str(lib[0]),
                                      "--backgrounds", str(lib[1]), "-q"))
         assert line.startswith(f"Error: --out {out}: another build (process 4242)")
@@ -229,8 +231,6 @@ def test_real_concurrent_build_is_refused_with_its_pid(lib, tmp_path) -> None:
             from siscore.generate.write import OutputDir
             target = OutputDir({str(out)!r})
             with target.lock():
-                target.state.mkdir(parents=True)
-                (target.state / "pid").write_text("%d" % __import__("os").getpid())
                 print("locked", flush=True)
                 sys.stdin.readline()
         """)], env=dict(os.environ, PYTHONPATH=str(REPO)), stdin=subprocess.PIPE,

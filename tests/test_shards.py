@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,8 +22,8 @@ from tests.test_build import library  # noqa: F401 - fixture re-used
 from tests.tiny_model import TinyNet, to_tensor
 
 GRID = Grid(location=[(0.2, 0.3), (0.7, 0.6), (0.5, 0.5)], area=[0.1, 0.3], resolution=[(64, 64)])
-MODEL = ["--model", "resnet18", "--resize", "40", "--crop", "32", "--device", "cpu", "--batch-size", "8",
-         "--workers", "0", "--logits", "-q"]
+MODEL = ["--model", "resnet18", "--random-weights", "--resize", "40", "--crop", "32", "--device",
+         "cpu", "--batch-size", "8", "--workers", "0", "--logits", "-q"]
 
 
 @pytest.fixture(scope="module")
@@ -102,4 +103,45 @@ def test_bad_shard_is_one_line(dataset, tmp_path, value) -> None:
                                     "--out", str(tmp_path / "p.csv"), "--shard", value])
     assert res.exit_code != 0 and "--shard" in res.output and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def three_images(library, tmp_path_factory) -> Path:  # noqa: F811
+    """A dataset of 3 images: one cut-out on one background at 3 sizes."""
+    root = tmp_path_factory.mktemp("three")
+    cls = sorted(p for p in library[0].iterdir() if p.is_dir())[0]
+    (root / "fg" / cls.name).mkdir(parents=True)
+    shutil.copy(sorted(cls.glob("*.png"))[0], root / "fg" / cls.name)
+    build(Grid(area=[0.1, 0.2, 0.3], resolution=[(48, 48)]), root / "ds", foregrounds=root / "fg",
+          backgrounds=library[1], bgs_per_fg=1, progress=False)
+    return root / "ds"
+
+
+def test_more_parts_than_images_run_at_once_and_merge(three_images, tmp_path) -> None:
+    ref = tmp_path / "ref" / "preds.csv"
+    ref.parent.mkdir()
+    one = [*MODEL, "--batch-size", "1"]  # batches of one image, as in the parts: the same floats
+    res = CliRunner().invoke(main, ["evaluate", "--dataset", str(three_images), *one, "--out", str(ref)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "preds.csv"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [subprocess.Popen([sys.executable, "-m", "siscore", "evaluate", "--dataset", str(three_images),
+                               *one, "--out", str(out), "--shard", f"{i}/5"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(5)]  # 5 processes at once, 2 of them with an empty part
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    assert _files(out) == _files(ref)
+    assert not part_path(out, (0, 5)).parent.exists()
+
+
+def test_a_huge_part_count_fails_before_anything_is_written(dataset, tmp_path) -> None:
+    out = tmp_path / "sub" / "p.csv"
+    res = CliRunner().invoke(main, ["evaluate", "--dataset", str(dataset), *MODEL, "--out", str(out),
+                                    "--shard", "3/1000000"])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert res.output.strip().splitlines() == [
+        "Error: --shard 3/1000000: N is at most 99,999 parts; split the dataset into fewer"]
     assert not any(tmp_path.iterdir())

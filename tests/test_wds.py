@@ -84,6 +84,61 @@ def test_resumes_shard_by_shard(built, library, tmp_path) -> None:  # noqa: F811
     assert tree_digest(out) == tree_digest(built[1])
 
 
+def test_siscore_dataset_reads_a_webdataset_build_as_the_folder_build(built, tmp_path) -> None:
+    import zipfile
+
+    import numpy as np
+    import torch
+
+    from siscore.evaluate import SIScoreDataset, WebDatasetImages
+
+    folder, shards = built
+    a, b = SIScoreDataset(folder), SIScoreDataset(shards)
+    assert isinstance(b.source, WebDatasetImages)
+    assert len(a) == len(b) == 48 and a.image_ids == b.image_ids and a.targets == b.targets
+    assert a.valid_indices == b.valid_indices and a.class_valid_indices == b.class_valid_indices
+    for i in (0, 17, 47):
+        assert np.array_equal(np.asarray(a[i][0]), np.asarray(b[i][0])) and a[i][1] == b[i][1]
+    # a webdataset build zipped is read in place too, through the DataLoader's worker processes
+    zipped = tmp_path / "wds.zip"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as z:
+        for p in sorted(shards.rglob("*")):
+            z.write(p, f"location/{p.relative_to(shards).as_posix()}")
+    c = SIScoreDataset(zipped, transform=lambda im: torch.from_numpy(np.asarray(im).copy()))
+    loader = torch.utils.data.DataLoader(c, batch_size=48, num_workers=1)
+    images, targets = next(iter(loader))
+    assert targets.tolist() == a.targets
+    assert torch.equal(images[17], torch.from_numpy(np.asarray(a[17][0]).copy()))
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("{id},../../../etc/hostname,0,10", "shard '../../../etc/hostname' climbs out with '..', "
+     "outside the dataset"),
+    ("{id},/etc/hostname,0,10", "shard '/etc/hostname' is an absolute path, outside the dataset"),
+    ("{id},shards/0000000.tar,-5,10", "offset = '-5' is not a whole number in 0..2**53-1"),
+    ("{id},shards/0000000.tar,1.5,10", "offset = '1.5' is not a whole number in 0..2**53-1"),
+    ("{id},shards/0000000.tar,0", "3 fields, expected image_id,shard,offset,size"),
+])
+def test_a_shard_index_that_reaches_out_is_refused_naming_the_row(built, tmp_path, row, message
+                                                                  ) -> None:
+    import shutil
+
+    from siscore.evaluate import evaluate
+    from siscore.formats.dataset import DatasetError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(built[1], copy)
+    lines = (copy / INDEX).read_text().splitlines()
+    first = lines[1].split(",")[0]
+    lines[2] = row.format(id=first)  # row 3 of the file now claims an image elsewhere
+    (copy / INDEX).write_text("\n".join(lines) + "\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(DatasetError) as info:
+        evaluate(TinyNet(), to_tensor, copy, tmp_path / "p.csv", name="tiny", progress=False)
+    assert str(info.value) == f"{copy / INDEX}, row 3: {message}; " + (
+        "this dataset is damaged or hostile, do not use it" if "outside" in message
+        else "rebuild the dataset")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
 
 
 def test_evaluate_and_score_read_shards_as_a_folder(built, tmp_path) -> None:

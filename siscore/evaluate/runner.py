@@ -26,6 +26,7 @@ from siscore import __version__
 from siscore.evaluate.data import FolderDataset, RenderedDataset, as_dataset, loader_worker_init
 from siscore.evaluate.predictions import COLUMNS, PredictionStore, dataset_index_files
 from siscore.evaluate.types import EvaluateError, LoadedModel, select_device
+from siscore.utils.files import check_output_path
 from siscore.utils.progress import progress_bar
 
 N_IMAGENET = 1000
@@ -227,6 +228,9 @@ def evaluate_many(
         raise EvaluateError("models: give at least one model")
     if len(outs) != n:
         raise EvaluateError(f"outs: {len(outs)} predictions files for {n} models")
+    for out in outs:  # never a device node (os.replace would swap /dev/null for a file)
+        if out is not None:
+            check_output_path(out, folder=False, option="--out", param="out")
     transforms = list(transforms) if transforms is not None else [None] * n
     names = list(names) if names is not None else [None] * n
     output_classes = list(output_classes) if output_classes is not None else [None] * n

@@ -11,7 +11,12 @@ single-process run writes, and ``OUT.shards/`` is removed.
   ``RANK``; the ranks wait for each other (a ``gloo`` barrier, CPU or GPU) and
   rank 0 merges. With ``--device auto`` each rank uses GPU ``LOCAL_RANK``.
 - With ``--shard I/N`` (SLURM job arrays, several machines sharing a
-  folder): the process that completes the last part merges (under a lock file).
+  folder): the process that completes the last part merges (under a lock file,
+  :mod:`filelock`: an OS lock that vanishes with its process, so a killed merge leaves
+  nothing stale to remove).
+
+N may exceed the number of images (the extra parts are empty and merge as the others);
+it is at most :data:`MAX_PARTS`, checked before anything is written.
 
 >>> run = sharded(evaluate, "0/4")          # doctest: +SKIP
 >>> run(model, None, "data/location", "preds.csv")   # doctest: +SKIP
@@ -19,10 +24,10 @@ single-process run writes, and ``OUT.shards/`` is removed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,8 +36,11 @@ import numpy as np
 
 from siscore.errors import SiscoreError
 from siscore.evaluate.predictions import PredictionStore, SidePaths, read_predictions
+from siscore.utils.files import try_lock
 
 #: Meta fields that describe one run's counts, not the predictions.
+MAX_PARTS = 99_999
+"""The most parts a dataset is split into (part files are named with five digits)."""
 _RUN_FIELDS = {"format", "predictions", "fingerprint", "logits", "complete", "images", "images_total"}
 
 
@@ -50,6 +58,9 @@ def parse_shard(text: str | tuple[int, int] | None) -> tuple[int, int] | None:
         raise ShardError(f"--shard {text!r}: write it as I/N, e.g. 0/4") from None
     if not (n >= 1 and 0 <= i < n):
         raise ShardError(f"--shard {i}/{n}: I must be in 0..N-1")
+    if n > MAX_PARTS:
+        raise ShardError(f"--shard {i}/{n}: N is at most {MAX_PARTS:,} parts; split the dataset "
+                         "into fewer")
     return i, n
 
 
@@ -76,7 +87,10 @@ def part_path(out: str | Path, shard: tuple[int, int]) -> Path:
 
 class ShardView:
     """Part of a dataset (a FolderDataset, a webdataset folder...): the same interface,
-    positions renumbered from 0, and a fingerprint naming the part."""
+    positions renumbered from 0, and a fingerprint naming the part. A part may be empty
+    (more parts than images): it is predicted (nothing) and merged as the others."""
+
+    may_be_empty = True
 
     def __init__(self, base: Any, shard: tuple[int, int]) -> None:
         self.base, self.shard = base, shard
@@ -144,7 +158,7 @@ def merge(out: str | Path, n: int, *, overwrite: bool = False) -> bool:
         keep = ~df["image_id"].isin(done).to_numpy()
         rows = df[keep].to_numpy(dtype=object).tolist()
         logits = None
-        if keeps_logits:
+        if keeps_logits and rows:  # an empty part has no logits file
             with np.load(SidePaths(path).logits) as z:
                 order = {int(x): j for j, x in enumerate(z["image_id"])}
                 logits = np.asarray(z["logits"])[[order[int(r[0])] for r in rows]]
@@ -156,37 +170,24 @@ def merge(out: str | Path, n: int, *, overwrite: bool = False) -> bool:
 
 
 def _try_merge_locked(out: Path, n: int, overwrite: bool) -> bool:
-    """Merge under a lock file (several array jobs may finish at once)."""
-    lock = part_path(out, (0, n)).parent / "merge.lock"
-    me = f"{socket.gethostname()} {os.getpid()}"
+    """Merge under a lock (several array jobs may finish at once): each finisher waits for
+    the lock and then merges if every part is complete, so the last one to finish merges
+    (a finisher that came first found a part missing). The lock is an OS lock
+    (:func:`~siscore.utils.files.try_lock`), released when its process ends however it ends."""
+    folder = part_path(out, (0, n)).parent
+    if not folder.is_dir():  # merged already by another process
+        return False
     try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        try:
-            host, pid = lock.read_text().split()
-            alive = host != socket.gethostname() or _alive(int(pid))
-        except (OSError, ValueError):
-            alive = True
-        if alive:
-            return False  # another process merges
-        lock.unlink(missing_ok=True)  # left by a killed merge on this machine
-        return _try_merge_locked(out, n, overwrite)
-    with os.fdopen(fd, "w") as f:
-        f.write(me)
+        lock = try_lock(folder / "merge.lock", timeout=-1)
+    except FileNotFoundError:  # the folder went away: merged by another process
+        return False
     try:
         return merge(out, n, overwrite=overwrite)
     finally:
-        lock.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        lock.release()
+        with contextlib.suppress(FileNotFoundError):  # re-created by a late lock: merged already
+            if all(p.name.startswith("merge.lock") for p in folder.iterdir()):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _part_of(shard: str | tuple[int, int] | None) -> tuple[tuple[int, int] | None, bool]:

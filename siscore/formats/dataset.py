@@ -24,6 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from siscore.formats.checks import (
+    check_classes,
+    check_factor_values,
+    check_image_ids,
+    whole_numbers,
+)
 from siscore.formats.datastore import DatasetError, FolderStore, Store, locate_dataset
 from siscore.formats.labels import LabelMapError, parse_label_map, read_label_map
 from siscore.formats.official import official_label_table
@@ -99,9 +105,11 @@ GEOMETRY_COLUMNS = {"location": ("x_coord", "y_coord"), "area": ("area",), "rota
 
 def spec_factors(spec: dict | None, metadata: pd.DataFrame) -> list[str] | None:
     """The factor columns a build's ``dataset.json`` spec declares: those of every grid
-    factor with more than one value (geometric ones by name, an intervention by its own
-    name or ``<name>_...`` columns), in the grid's order; None without a grid spec. Record
-    columns (``blend_fallback``, ``pct_inside_image``, ...) are never factors."""
+    factor with more than one value in the metadata (geometric ones by name, ``location``
+    as both ``x_coord`` and ``y_coord`` when either varies, so a row of locations stays a
+    location grid; an intervention by its own name: its other columns, ``<name>_...``, are
+    its records), in the grid's order; None without a grid spec. Record columns
+    (``blend_fallback``, ``pct_inside_image``, ...) are never factors."""
     grid = spec.get("grid") if isinstance(spec, dict) else None
     if not isinstance(grid, dict):
         return None
@@ -109,9 +117,9 @@ def spec_factors(spec: dict | None, metadata: pd.DataFrame) -> list[str] | None:
     for name, values in grid.items():
         if name == "resolution" or not isinstance(values, list) or len(values) < 2:
             continue
-        columns = GEOMETRY_COLUMNS.get(name) or tuple(
-            c for c in metadata.columns if c == name or c.startswith(name + "_"))
-        out += [c for c in columns if c in metadata and metadata[c].nunique() > 1]
+        columns = [c for c in GEOMETRY_COLUMNS.get(name, (name,)) if c in metadata]
+        if any(metadata[c].nunique() > 1 for c in columns):
+            out += columns
     return out
 
 
@@ -171,39 +179,63 @@ def _label_table(store: Store, classes: list[str], label_map: str | Path | None
     return table, notes
 
 
+def _factor_columns(spec: dict | None, md: pd.DataFrame) -> list[str]:
+    """The columns that hold factor values: a build's grid names them; otherwise every
+    column that is not a record column (an official download's, a dataset of one's own)."""
+    grid = spec.get("grid") if isinstance(spec, dict) else None
+    if not isinstance(grid, dict):
+        return [c for c in md.columns if c not in NON_FACTOR_COLUMNS]
+    named = [n for n in grid if n not in GEOMETRY_COLUMNS and n != "resolution"]
+    return [*FACTOR_COLUMNS, "bg_resolution_width", "bg_resolution_height", *named]
+
+
+def _read_spec(store: Store) -> dict[str, Any] | None:
+    if not store.exists("dataset.json"):
+        return None
+    with store.open("dataset.json") as f:
+        try:
+            spec = json.loads(f.read().decode("utf-8")).get("spec")
+        except (ValueError, AttributeError) as exc:
+            raise DatasetError(f"{store.describe('dataset.json')}: not a readable build record "
+                               f"({exc}); rebuild the dataset") from None
+    return spec if isinstance(spec, dict) else None
+
+
 def load_dataset(root: str | Path, check_files: bool = False,
                  label_map: str | Path | None = None) -> DatasetInfo:
     """Read a dataset's metadata: a folder, the folder a subset zip was unpacked into,
     or a zip read in place. ``check_files`` also checks every image exists;
     ``label_map`` (a ``label,imagenet_index`` CSV, or an official ``int,label``
-    ``foreground_classes.csv``) overrides the dataset's label table."""
+    ``foreground_classes.csv``) overrides the dataset's label table.
+
+    The tables are untrusted (:mod:`siscore.formats.checks`): a value that cannot be
+    right (a NaN or fractional ``image_id``, a NaN factor value, a class label that
+    climbs out of the folder, ...) raises :class:`DatasetError` naming file, row and value."""
     located = locate_dataset(root)
     store = located.store
     md = _read_csv(store, "metadata.csv")
+    where = store.describe("metadata.csv")
     missing = {"image_id", "foreground_class"} - set(md.columns)
     if missing:
-        raise DatasetError(f"{store.describe('metadata.csv')}: missing column(s) {sorted(missing)}")
+        raise DatasetError(f"{where}: missing column(s) {sorted(missing)}")
+    check_image_ids(md, where)
+    spec = _read_spec(store)
+    check_factor_values(md, _factor_columns(spec, md), where)
     clean_factor_values(md)
     by_index = _read_int_label(store, "foreground_classes_metadata_indices.csv")
-    classes = [str(x) for x in by_index.sort_values("int")["label"]]
+    classes = check_classes(by_index, store, "foreground_classes_metadata_indices.csv")
     imagenet, notes = _label_table(store, classes, label_map)
-    bad = sorted(set(md["foreground_class"]) - set(range(len(classes))))
-    if bad:
-        raise DatasetError(f"{store.describe('metadata.csv')}: foreground_class value(s) "
-                           f"{bad[:5]} have no class in foreground_classes_metadata_indices.csv")
-    codes = md["foreground_class"].to_numpy()
+    codes = whole_numbers(md["foreground_class"], where, "foreground_class",
+                          high=max(len(classes) - 1, 0),
+                          meaning=" (no class of foreground_classes_metadata_indices.csv has it)")
+    md["foreground_class"] = codes
     labels = np.asarray(classes, dtype=object)[codes]
     md["label"] = labels
     per_class = np.empty(len(classes), dtype=object)
     per_class[:] = [imagenet.get(c, ()) for c in classes]
     md["imagenet"] = per_class[codes]
-    md["path"] = [f"{label}/{i}.jpg" for label, i in zip(labels.tolist(), md["image_id"].tolist())]
-    spec = None
-    if store.exists("dataset.json"):
-        with store.open("dataset.json") as f:
-            spec = json.loads(f.read().decode("utf-8")).get("spec")
-        if spec and spec.get("format") == "png":
-            md["path"] = [p[:-4] + ".png" for p in md["path"]]
+    ext = "png" if spec and spec.get("format") == "png" else "jpg"
+    md["path"] = [f"{label}/{i}.{ext}" for label, i in zip(labels.tolist(), md["image_id"].tolist())]
     if check_files:
         absent = [p for p in md["path"] if not store.exists(p)]
         if absent:

@@ -24,8 +24,27 @@ class DatasetError(SiscoreError, ValueError):
     """A dataset folder that cannot be read; the message names the file and the fix."""
 
 
+def outside_reason(name: str) -> str | None:
+    """Why the relative name ``name`` (from a dataset's own files: a label, a shard) would
+    reach outside the dataset, or None: empty, absolute, a drive, a ``..`` part, a
+    backslash or a NUL character."""
+    if not name or "\0" in name:
+        return "is empty" if not name else "holds a NUL character"
+    if "\\" in name:
+        return "holds a backslash"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "is an absolute path"
+    if ".." in name.split("/"):
+        return "climbs out with '..'"
+    return None
+
+
 class Store:
-    """Read access to the files of one dataset (names relative to its metadata.csv)."""
+    """Read access to the files of one dataset (names relative to its metadata.csv).
+
+    Names come from the dataset's own files, which are untrusted: every name is checked
+    to stay inside the dataset (:func:`outside_reason`; a folder's symbolic links are
+    resolved too) before it is opened, else :class:`DatasetError`."""
 
     def open(self, name: str) -> io.BufferedIOBase:
         raise NotImplementedError
@@ -44,18 +63,40 @@ class Store:
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def checked(self, name: str) -> str:
+        """``name`` if it stays inside the dataset, else :class:`DatasetError` naming it."""
+        why = outside_reason(name)
+        if why is not None:
+            raise DatasetError(f"{self.describe(name)}: the file name {name!r} {why}, outside "
+                               "the dataset; this dataset is damaged or hostile, do not use it")
+        return name
+
 
 class FolderStore(Store):
-    """Files under a folder."""
+    """Files under a folder (symbolic links resolved, and checked to stay inside it)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._real: str | None = None
+
+    def __getstate__(self) -> dict:
+        return {"root": self.root, "_real": None}
+
+    def resolved(self, name: str) -> str:
+        """The real path of ``name``, checked to lie inside the (real) dataset folder."""
+        path = os.path.realpath(self.root / self.checked(name))
+        if self._real is None:
+            self._real = os.path.realpath(self.root)
+        if os.path.commonpath([self._real, path]) != self._real:
+            raise DatasetError(f"{self.describe(name)}: a symbolic link to {path}, outside the "
+                               "dataset folder; copy the file into the dataset instead")
+        return path
 
     def open(self, name: str) -> io.BufferedIOBase:
-        return open(self.root / name, "rb")
+        return open(self.resolved(name), "rb")
 
     def exists(self, name: str) -> bool:
-        return (self.root / name).is_file()
+        return (self.root / self.checked(name)).is_file()
 
     def describe(self, name: str) -> str:
         return str(self.root / name)
@@ -92,13 +133,13 @@ class ZipStore(Store):
 
     def open(self, name: str) -> io.BufferedIOBase:
         try:
-            return self.zip.open(self.prefix + name)
+            return self.zip.open(self.prefix + self.checked(name))
         except KeyError:
             raise FileNotFoundError(f"{self.describe(name)}: no such member") from None
 
     def exists(self, name: str) -> bool:
         self.zip  # noqa: B018 - fills the name set
-        return (self.prefix + name) in (self._names or ())
+        return (self.prefix + self.checked(name)) in (self._names or ())
 
     def describe(self, name: str) -> str:
         return f"{self.path}:{self.prefix}{name}"

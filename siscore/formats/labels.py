@@ -8,6 +8,10 @@ overrides or extends it. A CSV has a header with ``label`` and
 repeated rows; an empty index means "no ImageNet-1k class". The ``int,label``
 table of an official SI-SCORE folder (``foreground_classes.csv``, one ImageNet
 index per label) is read too.
+
+A label that a spreadsheet would run as a formula (one beginning with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return, :func:`formula_lead`) is refused where it
+enters: a label map, a foreground folder name, a dataset's class table.
 """
 
 from __future__ import annotations
@@ -25,6 +29,23 @@ LabelMap = Mapping[str, tuple[int, ...]]
 
 class LabelMapError(SiscoreError, ValueError):
     """A label-map file that cannot be used."""
+
+
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make spreadsheets (Excel, LibreOffice, Google Sheets) read a CSV
+cell as a formula (OWASP's list for CSV injection)."""
+
+
+def formula_lead(text: str) -> str | None:
+    """The first character of ``text`` if a spreadsheet would read it as a formula, else None."""
+    return text[0] if text[:1] in FORMULA_LEADS else None
+
+
+def formula_refusal(text: str) -> str:
+    """The one message for a name refused because of :func:`formula_lead` (after the
+    place that names it)."""
+    return (f"{text!r} begins with {formula_lead(text)!r}, which spreadsheets read as a "
+            "formula; rename it")
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,6 +74,8 @@ def parse_label_map(lines: list[str], source: str) -> dict[str, tuple[int, ...]]
         label = (row.get("label") or "").strip()
         if not label:
             raise LabelMapError(f"{source}, row {lineno}: empty label")
+        if formula_lead(label):
+            raise LabelMapError(f"{source}, row {lineno}: label {formula_refusal(label)}")
         indices = table.setdefault(label, [])
         for token in (row.get("imagenet_index") or "").replace(";", " ").split():
             try:

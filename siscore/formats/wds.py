@@ -17,7 +17,10 @@ that renders it, so a killed build resumes shard by shard.
 The shards read with the ``webdataset`` library (``wds.WebDataset(urls)``) or
 ``torchdata``; siscore reads them by offset through ``shards.csv``
 (:class:`siscore.evaluate.data.WebDatasetImages`), so ``siscore evaluate`` and ``siscore score``
-read such a folder as they read a folder of files.
+read such a folder as they read a folder of files. ``shards.csv`` is untrusted input like
+the rest of a dataset: a shard name that leaves the folder (``../../etc/hostname``), a
+negative offset or a row that is not four integers-and-a-name is refused with one line
+naming the row.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from siscore.formats.datastore import DatasetError, FolderStore, Store, outside_reason
 
 FORMAT = "webdataset"
 SHARD_DIR = "shards"
@@ -46,9 +51,13 @@ def shard_name(task: int) -> str:
     return f"{SHARD_DIR}/{task:07d}.tar"
 
 
-def is_webdataset(root: str | Path) -> bool:
-    """Whether ``root`` is a dataset folder written with ``--format webdataset``."""
-    return (Path(root) / INDEX).is_file()
+def _store(source: str | Path | Store) -> Store:
+    return source if isinstance(source, Store) else FolderStore(Path(source))
+
+
+def is_webdataset(source: str | Path | Store) -> bool:
+    """Whether ``source`` (a folder, or a dataset's store) was written with ``--format webdataset``."""
+    return _store(source).exists(INDEX)
 
 
 def _value(text: str) -> Any:
@@ -112,17 +121,49 @@ def write_index(root: Path, tasks: Sequence[int], ext: str = "jpg") -> int:
     return len(rows)
 
 
-def read_index(root: str | Path) -> dict[int, tuple[str, int, int]]:
-    """``image_id -> (shard, offset, size)`` from ``shards.csv``."""
-    path = Path(root) / INDEX
+def read_index(source: str | Path | Store) -> dict[int, tuple[str, int, int]]:
+    """``image_id -> (shard, offset, size)`` from ``shards.csv`` of a folder (or a dataset's
+    store), every row checked: :class:`DatasetError` names the first bad one."""
+    store = _store(source)
+    where = store.describe(INDEX)
     out: dict[int, tuple[str, int, int]] = {}
-    with open(path, encoding="utf-8", newline="") as f:
+    shards: dict[str, str] = {}  # each name checked once
+    with store.open(INDEX) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
-        if next(reader, None) != INDEX_COLUMNS:
-            raise ValueError(f"{path}: expected the header {','.join(INDEX_COLUMNS)}; rebuild the dataset")
-        for row in reader:
-            out[int(row[0])] = (row[1], int(row[2]), int(row[3]))
+        try:
+            if next(reader, None) != INDEX_COLUMNS:
+                raise DatasetError(f"{where}: expected the header {','.join(INDEX_COLUMNS)}; "
+                                   "rebuild the dataset")
+            for n, row in enumerate(reader, start=2):
+                out.update([_index_row(row, n, where, shards)])
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise DatasetError(f"{where}: not a readable CSV ({exc}); rebuild the dataset") from None
     return out
+
+
+def _index_row(row: list[str], n: int, where: str, shards: dict[str, str]
+               ) -> tuple[int, tuple[str, int, int]]:
+    if len(row) != len(INDEX_COLUMNS):
+        raise DatasetError(f"{where}, row {n}: {len(row)} fields, expected "
+                           f"{','.join(INDEX_COLUMNS)}; rebuild the dataset")
+    numbers = []
+    for name, text in zip(("image_id", "offset", "size"), (row[0], row[2], row[3])):
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if not 0 <= value < 2**53:
+            raise DatasetError(f"{where}, row {n}: {name} = {text!r} is not a whole number "
+                               "in 0..2**53-1; rebuild the dataset")
+        numbers.append(value)
+    shard = row[1]
+    if shard not in shards:
+        why = outside_reason(shard)
+        if why is not None:
+            raise DatasetError(f"{where}, row {n}: shard {shard!r} {why}, outside the dataset; "
+                               "this dataset is damaged or hostile, do not use it")
+        shards[shard] = shard
+    return numbers[0], (shards[shard], numbers[1], numbers[2])
 
 
 def shard_urls(root: str | Path) -> list[str]:

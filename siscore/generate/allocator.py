@@ -8,8 +8,10 @@ glibc's mmap and trim thresholds lets those buffers be reused. The resident memo
 stays bounded by the renderer's caches plus at most :data:`TRIM` bytes kept free.
 
 Only processes that siscore owns and that render are tuned: ``siscore build``, its worker
-processes and the data-loader workers of on-the-fly evaluation. :func:`tune` is a no-op
-elsewhere than glibc, and a library call in your own process leaves your allocator alone.
+processes and the data-loader workers that siscore's evaluation starts for on-the-fly
+images (through their ``worker_init_fn``, :func:`siscore.evaluate.data.worker_init`).
+:func:`tune` is a no-op elsewhere than glibc; a library call in your own process, and a
+DataLoader of your own over rendered images, leave your allocator alone.
 """
 
 from __future__ import annotations

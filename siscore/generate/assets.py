@@ -7,7 +7,9 @@ first rows decoded, to see that its alpha channel is not empty), a JPEG is
 decoded at 1/8 scale, so even a huge image costs neither gigabytes nor seconds.
 A bad file, a broken symbolic link, a link loop or a folder where a file should
 be is skipped with a reason (never fatal), and the reason is reported in the
-build summary and in ``dataset.json``.
+build summary and in ``dataset.json``. A class folder whose name a spreadsheet would read
+as a formula (``=cmd``, ``+x``, ``-x``, ``@x``) is refused with one line: its name is the
+label written to every CSV.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from siscore.errors import ParamError
+from siscore.formats.labels import formula_lead, formula_refusal
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 # files and folders that siscore's own tools (extract, backgrounds filter) or a licence note put
@@ -283,6 +286,9 @@ def scan_foregrounds(
         if kind != "dir":
             skipped.append(Skipped(entry.path, kind))
             continue
+        if formula_lead(entry.name):  # its label would reach the CSV outputs as a formula
+            raise AssetError(f"class folder {formula_refusal(entry.name)}",
+                             param="foregrounds", value=folder)
         files, bad = _files(Path(entry.path), FOREGROUND_EXTENSIONS)
         skipped += bad
         if entry.name not in label_map or not label_map[entry.name]:

@@ -33,9 +33,10 @@ from siscore.generate.assets import Skipped, embedded_assets, scan_backgrounds, 
 from siscore.generate.compose import CROP_MODES
 from siscore.generate.factors import MAX_IMAGES, SUBSETS, ConfigError, Grid
 from siscore.generate.interventions.registry import install_snapshot, registry_snapshot
-from siscore.generate.plan import Chunking, Plan
+from siscore.generate.plan import Chunking, Plan, check_plan_size
 from siscore.generate.render import Renderer
-from siscore.generate.write import OutputDir, atomic_write
+from siscore.generate.write import BuildLock, OutputDir, atomic_write
+from siscore.utils.files import check_output_path
 from siscore.utils.parallel import (
     check_scheduler,
     connected,
@@ -273,6 +274,8 @@ def build(
     a ``distributed.Client`` (see :mod:`siscore.utils.parallel`).
     """
     t0 = time.perf_counter()
+    if not dry_run:
+        check_output_path(out, folder=True)  # a device, a file as parent, no write permission
     grid, min_pct, subset = _resolve(grid, min_pct_inside)
     for name, value in (("seed", seed), ("bgs_per_fg", bgs_per_fg), ("quality", quality),
                         ("jobs", jobs), ("max_images", max_images), ("cache_mb", cache_mb)):
@@ -296,11 +299,7 @@ def build(
             grid, foregrounds=foregrounds, backgrounds=backgrounds, seed=seed,
             bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct, label_map=label_map,
         )
-        if plan.size > max_images:
-            raise ConfigError(
-                f"the plan has {plan.size:,} images ({plan.size // len(plan.pairs):,} grid cells x "
-                f"{len(plan.pairs)} foreground/background pairs), more than this limit; raise it to "
-                "build such a dataset", param="max_images", value=max_images)
+        check_plan_size(plan, max_images)
         if dry_run:  # counted per geometry, not per image: instant for any allowed plan
             kept, per_class = plan.kept_counts()
             return BuildResult(Path(out), plan.size, kept, plan.size - kept, skipped_assets=skipped,
@@ -334,16 +333,21 @@ def build(
     check_scheduler(scheduler)
     snapshot = _snapshot(grid, is_parallel(jobs, scheduler, 2))  # errors before anything is written
     target = OutputDir(out)
-    with target.lock(), _output_errors(target.root):
-        if target.is_complete() and target.existing_spec() == spec:
+    with _output_errors(target.root):
+        if target.check(spec) == spec and target.is_complete():  # done: nothing is written
             result.reused, result.complete = kept, True
             return result
-        target.prepare(spec, [] if fmt == wds.FORMAT else plan.classes)
-        if fmt == wds.FORMAT:
-            (target.root / wds.SHARD_DIR).mkdir(exist_ok=True)
-        _render(target, plan, chunking, kept_per_chunk, shard_, spec, skipped, result,
-                jobs=jobs, fmt=fmt, quality=quality, crop=crop, cache_mb=cache_mb, snapshot=snapshot,
-                progress=progress, scheduler=scheduler)
+        with target.lock(shard_) as held:
+            if target.is_complete() and target.existing_spec() == spec:
+                result.reused, result.complete = kept, True
+                return result
+            target.prepare(spec, [] if fmt == wds.FORMAT else plan.classes, clean=shard_ is None)
+            if fmt == wds.FORMAT:
+                (target.root / wds.SHARD_DIR).mkdir(exist_ok=True)
+            held.started()
+            _render(target, plan, chunking, kept_per_chunk, shard_, spec, skipped, result, held,
+                    jobs=jobs, fmt=fmt, quality=quality, crop=crop, cache_mb=cache_mb,
+                    snapshot=snapshot, progress=progress, scheduler=scheduler)
     result.seconds = result.seconds or (time.perf_counter() - t0)
     return result
 
@@ -370,9 +374,10 @@ _REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: list[int],
             shard_: tuple[int, int] | None, spec: dict[str, Any], skipped: list[Skipped],
-            result: BuildResult, *, jobs: int, fmt: str, quality: int, crop: str, cache_mb: int,
-            snapshot: dict, progress: bool, scheduler: Any = None) -> None:
-    """Render the tasks still to do (of this shard) and finish the dataset when all are done."""
+            result: BuildResult, held: BuildLock, *, jobs: int, fmt: str, quality: int, crop: str,
+            cache_mb: int, snapshot: dict, progress: bool, scheduler: Any = None) -> None:
+    """Render the tasks still to do (of this shard) and finish the dataset when all are done
+    and no other shard runs (``held``: this build's locks)."""
     n_chunks = len(chunking)
     kept = sum(kept_per_chunk)
     todo = [c for c in range(n_chunks)
@@ -394,7 +399,8 @@ def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: l
             bar.close()
     result.seconds = time.perf_counter() - t_render
 
-    if all(target.chunk_done(c) for c in range(n_chunks)):
+    done = all(target.chunk_done(c) for c in range(n_chunks))
+    if done and held.may_finish() and not target.is_complete():
         info = {
             "spec": spec,
             "packages": _versions(),
@@ -409,7 +415,7 @@ def _render(target: OutputDir, plan: Plan, chunking: Chunking, kept_per_chunk: l
                         plan.metadata_header(), plan.classes,
                         spec["label_map"], [b.name for b in plan.backgrounds],
                         info)
-        result.complete = True
+    result.complete = target.is_complete()
 
 
 def _pool_context() -> mp.context.BaseContext:

@@ -8,10 +8,18 @@ Layout (identical to the official SI-SCORE downloads, plus ``dataset.json`` and
     backgrounds.csv  label_map.csv  dataset.json
 
 While a build runs, its state lives in ``.siscore/`` (the spec, one metadata
-part per finished chunk, temporary files). Nothing is ever written under a
+part per finished chunk, temporary files, the locks). Nothing is ever written under a
 final name until it is complete (write to a temporary file, then rename), so a
 build killed at any moment resumes where it stopped. ``.siscore/`` is removed
 once the dataset is complete, leaving only class folders for ImageFolder.
+
+Locks (:meth:`OutputDir.lock`, OS locks of the ``filelock`` package under
+``.siscore/locks/``, released when their process ends however it ends): any number of
+``--shard I/N`` processes, on one machine or many sharing the folder, build at once, each
+holding only the lock of its own shard (and the folder's lock for the moment it takes to
+check the spec and create the folders); a build without ``--shard`` holds the folder's
+lock throughout and refuses to start while a shard runs. Whoever finds every task done
+(the last shard to finish, or the run without ``--shard``) merges, holding every lock.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import heapq
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +40,17 @@ from siscore.utils.files import (  # noqa: F401 - re-exported for the writer's c
     atomic_text,
     atomic_write,
     csv_text,
+    lock_holder,
     safe_name,
     temp_beside,
+    try_lock,
 )
 
-try:
-    import fcntl
-except ImportError:  # Windows: no folder lock
-    fcntl = None  # type: ignore[assignment]
-
 STATE_DIR = ".siscore"
+FOLDER_LOCK = "build.lock"
+WAIT_S = 5.0
+"""How long a build waits for the folder's lock that another process holds for a moment
+(a shard checking the spec); then the holder is named."""
 
 
 class OutputDir:
@@ -66,10 +75,14 @@ class OutputDir:
         return None
 
     def is_complete(self) -> bool:
-        return (self.root / "dataset.json").exists() and not self.state.exists()
+        """A finished dataset: dataset.json, and no unfinished build's spec."""
+        return (self.root / "dataset.json").exists() and not (self.state / "spec.json").exists()
 
-    def prepare(self, spec: dict[str, Any], labels: Iterable[str]) -> None:
-        """Create the folders, or check that an earlier build here has the same spec."""
+    def check(self, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """Refuse a folder that holds something else (a file, a build with another spec,
+        files of its own) without writing anything; the spec found, if any."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError("a file, not a folder; choose a folder", param="out", value=self.root)
         previous = self.existing_spec()
         if previous is not None and previous != spec:
             changed = sorted(k for k in set(spec) | set(previous) if spec.get(k) != previous.get(k))
@@ -84,6 +97,13 @@ class OutputDir:
                 "folder exists and is not empty; choose a new folder (siscore only resumes its "
                 "own builds)", param="out", value=self.root,
             )
+        return previous
+
+    def prepare(self, spec: dict[str, Any], labels: Iterable[str], clean: bool = True) -> None:
+        """Create the folders, or check that an earlier build here has the same spec;
+        ``clean`` removes the temporary files of killed builds (only a build that holds every
+        lock may: a running shard's files look the same)."""
+        previous = self.check(spec)
         try:
             self.parts.mkdir(parents=True, exist_ok=True)
             self.tmp.mkdir(exist_ok=True)
@@ -92,44 +112,23 @@ class OutputDir:
             probe.unlink()
         except OSError as exc:
             raise ConfigError(f"cannot write there ({exc.strerror})", param="out", value=self.root) from None
-        # left by killed builds (this process holds the lock: no other build is running)
-        for stale in [*self.tmp.iterdir(), *self.root.glob(".*.tmp")]:
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
-        (self.state / "pid").write_text(f"{os.getpid()}\n")
+        if clean:
+            self.remove_stale()
         if previous is None:  # before anything else is created: the folder is then ours to resume
             atomic_text(self.state / "spec.json", json.dumps({"spec": spec}, indent=1, sort_keys=True))
         for label in labels:
             (self.root / label).mkdir(exist_ok=True)
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the folder for this process while it builds (an OS lock on the folder itself,
-        released when the process ends, however it ends); a second build into the same
-        folder raises :class:`ConfigError` naming the process that holds it."""
-        if self.root.exists() and not self.root.is_dir():
-            raise ConfigError("a file, not a folder; choose a folder", param="out", value=self.root)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root, os.O_RDONLY)
-        except OSError as exc:
-            raise ConfigError(f"cannot write there ({exc.strerror})", param="out",
-                              value=self.root) from None
-        try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    holder = "unknown"
-                    with contextlib.suppress(OSError):
-                        holder = (self.state / "pid").read_text().strip() or holder
-                    raise ConfigError(
-                        f"another build (process {holder}) is writing to this folder; wait for it to "
-                        "finish or stop it, then run again (it resumes)", param="out", value=self.root,
-                    ) from None
-            yield
-        finally:
-            os.close(fd)
+    def remove_stale(self) -> None:
+        """Remove the temporary files of killed builds (call holding every lock)."""
+        for stale in [*(self.tmp.iterdir() if self.tmp.is_dir() else []), *self.root.glob(".*.tmp")]:
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
+    def lock(self, shard: tuple[int, int] | None = None) -> BuildLock:
+        """The locks of one build (``with target.lock(shard) as held: ...``): see the module
+        docstring and :class:`BuildLock`."""
+        return BuildLock(self, shard)
 
     # -- chunks -----------------------------------------------------------------------------
     def part_path(self, chunk: int) -> Path:
@@ -157,8 +156,9 @@ class OutputDir:
         """Merge the parts into metadata.csv, write the index files, remove the state.
 
         ``groups`` lists, in id order, the chunks whose (individually sorted) rows
-        interleave; each group is merged by image id, streaming.
+        interleave; each group is merged by image id, streaming. The caller holds every lock.
         """
+        self.remove_stale()  # a shard merging: the killed shards' files go too
         tmp = temp_beside(self.root / "metadata.csv")
         with _removed_on_error(tmp), open(tmp, "w", encoding="utf-8", newline="") as out:
             out.write(",".join(header) + "\n")
@@ -188,4 +188,106 @@ class OutputDir:
             csv_text([["label", "imagenet_index"], *([c, " ".join(map(str, imagenet[c]))] for c in classes)]),
         )
         atomic_text(self.root / "dataset.json", json.dumps(info, indent=1, sort_keys=True) + "\n")
-        shutil.rmtree(self.state)
+        (self.state / "spec.json").unlink()  # complete from here on (is_complete)
+        shutil.rmtree(self.state, ignore_errors=True)  # Windows keeps open lock files: left
+
+
+class BuildLock:
+    """The OS locks (:func:`~siscore.utils.files.try_lock`) one build holds on its folder.
+
+    Entering takes the folder's lock (``.siscore/locks/build.lock``) and, for a shard, the
+    shard's own (``shard-I-of-N.lock``); a build without a shard then checks that no shard
+    lock is held. A shard lets the folder's lock go with :meth:`started` once it has
+    prepared the folder, so that other shards start; :meth:`may_finish` then tells whether
+    it may merge. Refusals are :class:`ConfigError` naming the process that holds the lock.
+    """
+
+    def __init__(self, target: OutputDir, shard: tuple[int, int] | None) -> None:
+        self.target, self.shard = target, shard
+        self.dir = target.state / "locks"
+        self.folder: Any = None  # the held FileLocks
+        self.own: Any = None
+        self.others: list[Any] = []
+
+    def _path(self, shard: tuple[int, int]) -> Path:
+        return self.dir / f"shard-{shard[0]}-of-{shard[1]}.lock"
+
+    def _refuse(self, text: str) -> ConfigError:
+        self.release()
+        return ConfigError(text, param="out", value=self.target.root)
+
+    def __enter__(self) -> BuildLock:
+        try:
+            self.folder = try_lock(self.dir / FOLDER_LOCK, WAIT_S)
+        except OSError as exc:
+            raise ConfigError(f"cannot write there ({exc.strerror})", param="out",
+                              value=self.target.root) from None
+        if self.folder is None:
+            raise self._refuse(
+                f"another build ({lock_holder(self.dir / FOLDER_LOCK)}) is writing to this folder "
+                "(a build without --shard, or a shard merging); wait for it to finish or stop "
+                "it, then run again (it resumes)")
+        if self.shard is not None:
+            self.own = try_lock(self._path(self.shard))
+            if self.own is None:
+                raise self._refuse(
+                    f"shard {self.shard[0]}/{self.shard[1]} is already being built by "
+                    f"{lock_holder(self._path(self.shard))}; each shard runs once at a time")
+            return self
+        busy = self._hold_every_shard()
+        if busy is not None:
+            raise self._refuse(
+                f"shard {busy[0]} is still being built into this folder ({busy[1]}); wait for "
+                "the shards to finish (or stop them), then run again to merge")
+        return self
+
+    def _hold_every_shard(self) -> tuple[str, str] | None:
+        """Take every other shard's lock; else, holding none of them, the first shard found
+        running (``I/N``) and its holder."""
+        mine = self._path(self.shard) if self.shard is not None else None
+        for path in sorted(self.dir.glob("shard-*.lock")):
+            lock = None if path == mine else try_lock(path)
+            if lock is not None:
+                self.others.append(lock)
+            elif path != mine:
+                self._release_others()
+                return path.stem.removeprefix("shard-").replace("-of-", "/"), lock_holder(path)
+        return None
+
+    def _release_others(self) -> None:
+        for lock in self.others:
+            lock.release()
+        self.others.clear()
+
+    def started(self) -> None:
+        """A shard has prepared the folder: let the folder's lock go (other shards start)."""
+        if self.shard is not None and self.folder is not None:
+            self.folder.release()
+            self.folder = None
+
+    def may_finish(self) -> bool:
+        """Whether this build may merge now: it holds (or waits for) the folder's lock and
+        takes every shard's. A shard that finds another shard running lets its own lock go
+        first, so that the other one, finishing later, merges."""
+        if self.shard is None:
+            return True  # held since __enter__
+        if self.folder is None:
+            self.folder = try_lock(self.dir / FOLDER_LOCK, -1)
+        if self._hold_every_shard() is None:
+            return True
+        self.release()
+        return False
+
+    def release(self) -> None:
+        """Let every lock go: the other shards', the shard's own, then the folder's."""
+        self._release_others()
+        for name in ("own", "folder"):
+            lock = getattr(self, name)
+            if lock is not None:
+                lock.release()
+                setattr(self, name, None)
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        if self.target.is_complete() and self.target.state.exists():
+            shutil.rmtree(self.target.state, ignore_errors=True)  # locks of a finished build

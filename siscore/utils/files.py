@@ -1,7 +1,8 @@
-"""Files written whole or not at all: a unique temporary name, then a rename.
+"""Files written whole or not at all: a unique temporary name, then a rename; and locks.
 
 Shared by every stage that writes (the dataset writer, predictions, scores, the report):
-nothing is ever left partial under a final name.
+nothing is ever left partial under a final name. :func:`try_lock` is the one lock
+mechanism (the ``filelock`` package) of the writers that several processes share.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import csv
 import io
 import os
 import re
+import socket
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -108,3 +111,84 @@ def csv_text(rows: Iterable[Iterable[Any]]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue()
+
+
+# -- locks ------------------------------------------------------------------------------------
+def try_lock(path: Path, timeout: float = 0) -> Any:
+    """A held OS lock on ``path`` (a :class:`filelock.FileLock`: an ``flock``, which also
+    works on NFS, released when its process ends however it ends, so a killed holder leaves
+    nothing stale), or None when another holder kept it ``timeout`` seconds (0: one try;
+    -1: wait). The holder's ``<pid> <host>`` is written beside it (``<path>.pid``) for
+    :func:`lock_holder`. Raises OSError when the lock file cannot be created."""
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        return None
+    with contextlib.suppress(OSError):
+        atomic_text(path.with_name(path.name + ".pid"), f"{os.getpid()} {socket.gethostname()}\n")
+    return lock
+
+
+def lock_holder(path: Path) -> str:
+    """Who holds the lock ``path`` as :func:`try_lock` recorded it: ``process 123`` (on this
+    machine) or ``process 123 on host``; ``unknown`` when not recorded."""
+    try:
+        pid, host = path.with_name(path.name + ".pid").read_text("utf-8").split()
+    except (OSError, ValueError):
+        return "process unknown"
+    return f"process {pid}" if host == socket.gethostname() else f"process {pid} on {host}"
+
+
+_NAME_MAX = 255  # bytes of one path component on every common file system
+
+_KINDS = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
+
+
+def check_output_path(path: str | os.PathLike[str], *, folder: bool, option: str = "--out",
+                      param: str = "out") -> None:
+    """Refuse, before any work and creating nothing, an output path that cannot be written.
+
+    ``folder``: the path names a folder to create or fill (else a file to create or replace).
+    Refused, each with one line naming ``option`` (``param`` from Python) and the fix: a device
+    node, pipe or socket (``/dev/null`` is never replaced by a regular file), a file where a
+    folder is wanted or the reverse, a parent that is a file (``file/sub``), a parent that does
+    not let us write, and a name longer than the file system allows.
+    """
+    from siscore.errors import ParamError
+
+    def refuse(detail: str) -> ParamError:
+        return ParamError(detail, param=param, value=str(path), option=option)
+
+    want = "folder" if folder else "file"
+    p = Path(os.fspath(path))
+    long = next((part for part in p.parts if len(os.fsencode(part)) > _NAME_MAX), None)
+    if long is not None:
+        raise refuse(f"the name {long[:40]}... is longer than {_NAME_MAX} bytes; give a shorter one")
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        mode = None
+    except NotADirectoryError:
+        mode = None  # a parent is a file: found below
+    except OSError as exc:
+        raise refuse(f"cannot use it ({exc.strerror}); give another {want}") from None
+    if mode is not None:
+        kind = _KINDS.get(stat.S_IFMT(mode))
+        if kind is not None:
+            raise refuse(f"is {kind}, not a {want}; give a path to a {want} to write")
+        if stat.S_ISDIR(mode) and not folder:
+            raise refuse("is a folder; give the path of a file to write")
+        if stat.S_ISREG(mode) and folder:
+            raise refuse("is a file, not a folder; give a folder")
+    parent = p if mode is not None and stat.S_ISDIR(mode) else p.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    if os.path.lexists(parent) and not os.path.isdir(parent):
+        raise refuse(f"{parent} is a file, not a folder; give a path inside a folder")
+    if not os.access(parent if str(parent) else ".", os.W_OK | os.X_OK):
+        raise refuse(f"{parent} is not writable; give a {want} in a folder you can write")
