@@ -219,6 +219,7 @@ def test_hugging_face_imagefolder_and_the_file_name_column(sources, tmp_path) ->
 
 def test_torch_dataset_of_image_and_target(sources, tmp_path) -> None:
     import torch
+
     from siscore.evaluate import SIScoreDataset
 
     zipped = tmp_path / "rotation.zip"
