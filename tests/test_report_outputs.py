@@ -175,3 +175,33 @@ def test_in_memory_tables_get_plain_file_names(tmp_path: Path) -> None:
     result = write_report([size, size], tmp_path, formats="png", dpi=50, index=False)
     names = {p.name for p in result.files}
     assert {"scores-size.png", "scores-2-size.png", "scores-summary.csv"} <= names
+
+
+def test_a_rerun_removes_the_temporary_files_of_a_killed_report(scores_dir: Path,
+                                                                tmp_path: Path) -> None:
+    """A writer killed with -9 leaves its temporary file; the next report into the folder
+    removes it, and leaves a running writer's temporary file and the user's own files."""
+    import os
+    import signal
+    import sys
+
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "gallery").mkdir()
+    code = ("import sys, time\nfrom pathlib import Path\nfrom siscore.utils.files import temp_beside\n"
+            "for p in sys.argv[1:]: print(temp_beside(Path(p)), flush=True)\ntime.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(out / "index.html"),
+                             str(out / "gallery" / "a.jpg")], stdout=subprocess.PIPE, text=True)
+    stale = [Path(proc.stdout.readline().strip()) for _ in range(2)]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert all(p.exists() for p in stale)
+    from siscore.utils.files import temp_beside
+
+    running = temp_beside(out / "draft.txt")  # this process, still running
+    own = out / ".notes.tmp"
+    own.write_text("mine")
+    write_report(scores_dir / "size.csv", out, formats="png", dpi=60)
+    assert not any(p.exists() for p in stale)
+    assert running.exists() and own.read_text() == "mine"
+    running.unlink()

@@ -31,7 +31,7 @@ from siscore.report.style import (
     write_text,
 )
 from siscore.report.tables import summary_table, table_to_csv, table_to_latex
-from siscore.utils.files import atomic_write
+from siscore.utils.files import atomic_write, remove_stale_temps
 
 ScoresLike = str | Path | Scores | pd.DataFrame
 Testbed = Mapping[str, tuple[float, float]]
@@ -242,6 +242,7 @@ def _write(planned: list[_Planned], out: Path, fmts: list[str], dpi: int, index:
             progress(path)
 
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # what a report killed with -9 left behind
     for plan in planned:
         for job, fig in plan.figures:
             files = save_figure(fig, out / job.name, fmts, dpi)

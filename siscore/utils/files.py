@@ -69,6 +69,41 @@ def _create(tmp: str) -> int:
     return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
 
 
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)-[0-9a-f]{12}-[0-9a-f]+\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temps(folder: Path, depth: int = 1) -> list[Path]:
+    """Remove the temporary files that a killed writer left in ``folder`` (and its subfolders,
+    ``depth`` levels down): files named as :func:`atomic_write` names them whose process no
+    longer runs on this machine. Files of running writers, and every other file, stay."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            if depth > 0:
+                removed += remove_stale_temps(Path(entry.path), depth - 1)
+            continue
+        match = _TEMP_NAME.match(entry.name)
+        if match and entry.is_file(follow_symlinks=False) and not _alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
 def temp_beside(path: Path, folder: Path | None = None) -> Path:
     """An empty temporary file for ``path`` in ``folder`` (default: beside it), named as
     :func:`atomic_write` names its own."""
