@@ -47,6 +47,11 @@ class ParamError(SiscoreError, ValueError):
         return f"{self.option}{value}: {self.detail}"
 
 
+class UsageError(ParamError):
+    """Parameters that do not go together, or one that is missing (the command line exits
+    with status 2, as for any usage error)."""
+
+
 class ConfigError(ParamError):
     """A grid or build configuration that cannot be used (raised before any work)."""
 

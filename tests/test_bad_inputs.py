@@ -203,7 +203,7 @@ def test_bad_options_fail_before_any_work(lib, tmp_path) -> None:
         (["--subset", "location", "--min-pct-inside", "2"], "--min-pct-inside 2.0: must be in [0, 1]"),
         (["--subset", "location", "--quality", "0"], "--quality 0"),
         (["--subset", "location", "--shard", "3/2"], "--shard 3/2"),
-        (["--subset", "location", "--resolution", "big"], "--resolution 'big'"),
+        (["--subset", "location", "--resolution", "big"], "--resolution big: write N or WxH"),
         ([], "--subset"),
     ]:
         res = invoke(*args, *common)
@@ -216,7 +216,9 @@ def test_unwritable_output(lib, tmp_path) -> None:
     blocker.write_text("a file where a folder should be")
     res = invoke("--subset", "location", "--out", str(blocker / "ds"), "--foregrounds", str(lib[0]),
                  "--backgrounds", str(lib[1]))
-    assert res.exit_code != 0 and "cannot write there" in res.output and str(blocker) in res.output
+    assert res.exit_code == 1 and res.output == (f"Error: --out {blocker / 'ds'}: {blocker} is a file, "
+                                                 "not a folder; give a path inside a folder\n")
+    assert blocker.read_text() == "a file where a folder should be"
 
 
 def test_non_empty_foreign_output_folder_is_refused(lib, tmp_path) -> None:
@@ -226,3 +228,17 @@ def test_non_empty_foreign_output_folder_is_refused(lib, tmp_path) -> None:
     with pytest.raises(ConfigError, match="not empty"):
         run_build(lib, out)
     assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_an_unknown_factor_says_how_to_register_a_plugin(lib, tmp_path) -> None:
+    """A grid naming a factor no module registered: the message names --plugin (and
+    load_plugin from Python), the command line and the library alike."""
+    cfg = tmp_path / "grid.toml"
+    cfg.write_text("[grid]\nwobble = [1, 2]\n")
+    res = invoke("--config", str(cfg), "--out", str(tmp_path / "ds"), "--foregrounds", str(lib[0]),
+                 "--backgrounds", str(lib[1]))
+    assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1
+    assert "unknown factor 'wobble'" in res.output and "--plugin MODULE" in res.output
+    with pytest.raises(ConfigError, match=r"unknown factor 'wobble'.*load_plugin\('MODULE'\)"):
+        Grid(wobble=[1, 2])
+    assert not (tmp_path / "ds").exists()

@@ -13,7 +13,8 @@ from siscore.cli import main
 from siscore.evaluate import SidePaths, read_predictions
 from tests.test_evaluate_run import IMAGES, write_official
 
-FAST = ["--model", "mobilenet_v3_small", "--crop", "32", "--jobs", "0", "-q"]
+MODEL = ["--model", "mobilenet_v3_small", "--random-weights"]
+FAST = [*MODEL, "--crop", "32", "--jobs", "0", "-q"]
 
 
 @pytest.fixture()
@@ -49,10 +50,10 @@ def test_run_then_resume_then_refuse_another_transform(official: Path, tmp_path:
     code, text = run("--dataset", official, *FAST[:-1], "--logits", "--out", out)
     assert code == 0 and f"0 now, {len(IMAGES)} from the cache" in text
     before = out.read_bytes()
-    code, text = run("--dataset", official, *FAST[:2], "--crop", "48", "--logits", "--out", out)
+    code, text = run("--dataset", official, *MODEL, "--crop", "48", "--logits", "--out", out)
     assert code == 1 and "differs in: transform" in text and "--overwrite" in text
     assert out.read_bytes() == before
-    code, text = run("--dataset", official, *FAST[:2], "--crop", "48", "--out", out, "--overwrite", "-q")
+    code, text = run("--dataset", official, *MODEL, "--crop", "48", "--out", out, "--overwrite", "-q")
     assert code == 0, text
     assert not SidePaths(out).logits.exists()  # the old run's side files went with it
 

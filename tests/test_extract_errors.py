@@ -164,3 +164,21 @@ def test_coco_annotation_for_a_missing_image_entry(tmp_path, kit):
     bad = next(r for r in result.rows if r["key"] == "bad_row:annotation 77")
     assert "an image entry with id 999" in bad["detail"]
     assert result.kept == 1
+
+
+@pytest.mark.parametrize("source", ["coco", "openimages", "boxes"])
+def test_an_old_option_spelling_never_names_an_option_the_command_lacks(tmp_path, source):
+    """``--classes`` was renamed ``--class-descriptions`` (openimages, boxes); coco has no such
+    option, so its ``--classes`` is an unknown option of its own name, with the close match."""
+    from click.testing import CliRunner
+
+    from siscore.cli import main
+
+    res = CliRunner().invoke(main, ["extract", source, "--classes", "cat", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "--class-descriptions" not in res.output.replace(
+        "Missing option '--class-descriptions'", "")
+    if source == "coco":
+        assert "Error: No such option '--classes'. Did you mean '--classes-only'?" in res.output
+    else:  # the alias still works: the error is about another missing option, not --classes
+        assert "No such option" not in res.output
+    assert not (tmp_path / "o").exists()

@@ -13,6 +13,9 @@ import click
 
 from siscore import __version__
 
+INTERRUPTED = "interrupted: run the same command again to resume"
+"""What Ctrl-C prints (exit status 130) for every command; a re-run resumes where it stopped."""
+
 # command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
     "build": "siscore.cli.build_cmd:build",
@@ -53,14 +56,21 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         """Run the command. Every :class:`siscore.SiscoreError` (bad input: a config, assets, a
         dataset, predictions, a model, a download, a report) and a missing optional package
-        become one ``Error:`` line and a non-zero exit, here and nowhere else."""
-        from siscore.errors import SiscoreError
+        become one ``Error:`` line and a non-zero exit (2 for a
+        :class:`~siscore.errors.UsageError`), and Ctrl-C the ``interrupted`` line and exit
+        status 130 (click would say ``Aborted!`` and exit 1), here and nowhere else."""
+        from siscore.errors import SiscoreError, UsageError
         from siscore.utils.extras import missing_message
 
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            raise click.UsageError(exc.cli_message()) from None
         except SiscoreError as exc:
             raise click.ClickException(exc.cli_message()) from None
+        except KeyboardInterrupt:
+            click.echo(f"\n{INTERRUPTED}", err=True)
+            raise SystemExit(130) from None
         except ModuleNotFoundError as exc:
             what = f"siscore {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "this command"
             message = missing_message(exc.name or "", what)

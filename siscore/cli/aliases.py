@@ -2,7 +2,9 @@
 
 A command made with ``cls=AliasedCommand, aliases={"--old": "--new"}`` reads
 ``--old VALUE`` (and ``--old=VALUE``) as ``--new VALUE`` before click parses the
-arguments, so errors and ``--help`` name only the new option.
+arguments, so errors and ``--help`` name only the new option. An alias whose new
+option this command does not have is ignored: ``--old`` is then an unknown option
+of its own name (never an error about an option the user did not type).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ class AliasedCommand(click.Command):
     def _rename(self, arg: str) -> str:
         name, eq, value = arg.partition("=")
         new = self.aliases.get(name)
-        return arg if new is None else f"{new}{eq}{value}"
+        if new is None or not any(new in p.opts for p in self.params):
+            return arg
+        return f"{new}{eq}{value}"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if "--" in args:

@@ -14,13 +14,9 @@ def fail(message: str) -> NoReturn:
 
 
 def run_guarded(body: Callable[[], None]) -> None:
-    """Run a command body; Ctrl-C says how to resume (library errors become one line in
-    :class:`siscore.cli.LazyGroup`)."""
-    try:
-        body()
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: run the same command again to resume", err=True)
-        raise SystemExit(130) from None
+    """Run a command body. Kept for the commands that still call it: Ctrl-C and library
+    errors are turned into one line for every command in :class:`siscore.cli.LazyGroup`."""
+    body()
 
 
 def cli_message(exc: BaseException) -> str:
@@ -39,15 +35,3 @@ def load_plugins(plugins: tuple[str, ...] | list[str]) -> None:
             load_plugin(plugin)
         except ValueError as exc:
             raise click.ClickException(cli_message(exc)) from None
-
-
-def parse_resolution(text: str) -> tuple[int, int]:
-    """``--resolution``: ``N`` (square) or ``WxH``."""
-    try:
-        if "x" in text.lower():
-            w, h = (int(p) for p in text.lower().split("x"))
-        else:
-            w = h = int(text)
-    except ValueError:
-        fail(f"--resolution {text!r}: write N or WxH, e.g. 500 or 640x480")
-    return w, h

@@ -10,65 +10,56 @@ from typing import Any
 import click
 
 from siscore.cli.aliases import AliasedCommand
-from siscore.cli.common import run_guarded
+from siscore.cli.options import DIR as _DIR
+from siscore.cli.options import FILE as _FILE
+from siscore.cli.options import group, out_option, parallel_options, quiet_option
 
 # old spellings (issue 11: one name per meaning across commands), accepted but not shown
 RENAMED = {"--classes": "--class-descriptions", "--min-side": "--min-object-side"}
 
-_FILE = click.Path(dir_okay=False, path_type=Path)
-_DIR = click.Path(file_okay=False, path_type=Path)
 
-
-def _common(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by the three sources: output, classes, gates, cleaning, run."""
-    options = [
-        click.option("--out", required=True, type=_DIR,
-                     help="Library folder to create, resume or add to: OUT/<label>/<ImageID>_<BoxID>.png, "
-                          "OUT/foregrounds.csv, OUT/extract_report.csv, OUT/label_map.csv."),
-        click.option("--label-map", type=_FILE,
-                     help="CSV 'label,imagenet_index' extending/overriding the built-in label map "
-                          "(same format as `siscore build --label-map`). For COCO it may also have a "
-                          "coco_name column (COCO category -> label)."),
-        click.option("--classes-only", "classes_only", multiple=True, metavar="LABEL,...",
-                     help="Extract only these classes (display names, labels, MIDs or COCO names; "
-                          "comma-separated, repeatable)."),
-        click.option("--limit", type=int, default=None,
-                     help="Stop after this many candidate objects (of the wanted classes)."),
-        click.option("--min-pixels", type=int, default=2500, help="Gate: fewest object pixels."),
-        click.option("--min-object-side", type=int, default=32,
-                     help="Gate: shortest side (px) of the object's bounding box."),
-        click.option("--min-box-fill", type=float, default=0.2,
-                     help="Gate: least fraction of the annotated box covered by the mask."),
-        click.option("--max-components", type=int, default=1,
-                     help="Gate: most large connected components (large = at least "
-                          "--component-frac of the largest)."),
-        click.option("--component-frac", type=float, default=0.1,
-                     help="A component smaller than this fraction of the largest is an island "
-                          "(islands are removed from the cut-out)."),
-        click.option("--max-island-frac", type=float, default=0.02,
-                     help="Gate: most of the mask area that islands may cover (noisy masks)."),
-        click.option("--keep-border", is_flag=True,
-                     help="Keep objects whose mask or box touches the image border "
-                          "(dropped by default as truncated)."),
-        click.option("--border-px", type=int, default=1,
-                     help="'Touches the border' means within this many pixels of it."),
-        click.option("--no-fill-holes", is_flag=True, help="Do not fill holes in the mask."),
-        click.option("--max-hole-frac", type=float, default=0.005,
-                     help="Fill only holes up to this fraction of the object area (keeps real "
-                          "holes such as a cup handle's)."),
-        click.option("--erode", "erode_px", type=int, default=0,
-                     help="Erode the mask by this many pixels (1 drops the background-coloured halo)."),
-        click.option("--feather", "feather_px", type=float, default=0.0,
-                     help="Soften the alpha edge inwards over this many pixels."),
-        click.option("--jobs", "-j", type=int, default=1, help="Worker processes."),
-        click.option("--scheduler", type=str, default=None,
-                     help="Run on a Dask cluster (tcp://host:8786), a local one (local:N) or a "
-                          "joblib backend (joblib:NAME) instead of --jobs local processes."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+_common = group(  # options shared by the three sources: output, classes, gates, cleaning, run
+    out_option(folder=True, required=True,
+               help_text="Library folder to create, resume or add to: OUT/<label>/<ImageID>_<BoxID>.png, "
+                         "OUT/foregrounds.csv, OUT/extract_report.csv, OUT/label_map.csv."),
+    click.option("--label-map", type=_FILE,
+                 help="CSV 'label,imagenet_index' extending/overriding the built-in label map "
+                      "(same format as `siscore build --label-map`). For COCO it may also have a "
+                      "coco_name column (COCO category -> label)."),
+    click.option("--classes-only", "classes_only", multiple=True, metavar="LABEL,...",
+                 help="Extract only these classes (display names, labels, MIDs or COCO names; "
+                      "comma-separated, repeatable)."),
+    click.option("--limit", type=int, default=None,
+                 help="Stop after this many candidate objects (of the wanted classes)."),
+    click.option("--min-pixels", type=int, default=2500, help="Gate: fewest object pixels."),
+    click.option("--min-object-side", type=int, default=32,
+                 help="Gate: shortest side (px) of the object's bounding box."),
+    click.option("--min-box-fill", type=float, default=0.2,
+                 help="Gate: least fraction of the annotated box covered by the mask."),
+    click.option("--max-components", type=int, default=1,
+                 help="Gate: most large connected components (large = at least "
+                      "--component-frac of the largest)."),
+    click.option("--component-frac", type=float, default=0.1,
+                 help="A component smaller than this fraction of the largest is an island "
+                      "(islands are removed from the cut-out)."),
+    click.option("--max-island-frac", type=float, default=0.02,
+                 help="Gate: most of the mask area that islands may cover (noisy masks)."),
+    click.option("--keep-border", is_flag=True,
+                 help="Keep objects whose mask or box touches the image border "
+                      "(dropped by default as truncated)."),
+    click.option("--border-px", type=int, default=1,
+                 help="'Touches the border' means within this many pixels of it."),
+    click.option("--no-fill-holes", is_flag=True, help="Do not fill holes in the mask."),
+    click.option("--max-hole-frac", type=float, default=0.005,
+                 help="Fill only holes up to this fraction of the object area (keeps real "
+                      "holes such as a cup handle's)."),
+    click.option("--erode", "erode_px", type=int, default=0,
+                 help="Erode the mask by this many pixels (1 drops the background-coloured halo)."),
+    click.option("--feather", "feather_px", type=float, default=0.0,
+                 help="Soften the alpha edge inwards over this many pixels."),
+    parallel_options(),
+    quiet_option,
+)
 
 
 def _gates_cleaning(kw: dict[str, Any], min_predicted_iou: float = 0.0) -> tuple[Any, Any]:
@@ -85,22 +76,15 @@ def _gates_cleaning(kw: dict[str, Any], min_predicted_iou: float = 0.0) -> tuple
 
 
 def _run(call: Callable[..., Any], kw: dict[str, Any], min_predicted_iou: float = 0.0) -> None:
-    """Build the options, run ``call`` and print the summary; input errors exit with one line."""
-    from siscore.extract import ExtractError
+    """Build the options, run ``call`` and print the summary (errors: cli/__init__.py)."""
     from siscore.utils.parallel import scheduling
 
-    def body() -> None:
-        try:
-            gates, cleaning = _gates_cleaning(kw, min_predicted_iou)
-            quiet = kw.pop("quiet")
-            with scheduling(kw.pop("scheduler")):
-                result = call(gates=gates, cleaning=cleaning, progress=not quiet, **kw)
-        except ExtractError as exc:
-            raise click.ClickException(str(exc)) from None
-        if not quiet:
-            click.echo(result.summary())
-
-    run_guarded(body)
+    gates, cleaning = _gates_cleaning(kw, min_predicted_iou)
+    quiet = kw.pop("quiet")
+    with scheduling(kw.pop("scheduler")):
+        result = call(gates=gates, cleaning=cleaning, progress=not quiet, **kw)
+    if not quiet:
+        click.echo(result.summary())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

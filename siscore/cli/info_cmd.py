@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from siscore.cli.common import fail, run_guarded
+from siscore.cli.common import fail
 
 
 def factor_columns(ds: Any) -> list[str]:
@@ -65,18 +65,9 @@ def info(dataset_arg: Path | None, dataset_opt: Path | None, max_values: int) ->
     Works on siscore builds and on the official SI-SCORE downloads: the subset
     folder, the folder a zip was unpacked into, or the zip itself.
     """
-    from siscore.formats.dataset import DatasetError
-
     if dataset_arg is not None and dataset_opt is not None and dataset_arg != dataset_opt:
         fail(f"two dataset folders given ({dataset_arg} and --dataset {dataset_opt}); give one")
     dataset = dataset_opt or dataset_arg
     if dataset is None:
         fail("give the dataset folder: siscore info --dataset DIR (or siscore info DIR)")
-
-    def go() -> None:
-        try:
-            click.echo(describe(dataset, max_values))
-        except DatasetError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    run_guarded(go)
+    click.echo(describe(dataset, max_values))

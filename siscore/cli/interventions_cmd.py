@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from siscore.cli.common import load_plugins, run_guarded
+from siscore.cli.common import load_plugins
+from siscore.cli.options import plugin_option
 
 
 @click.command()
-@click.option("--plugin", "plugins", multiple=True,
-              help="Import this Python module or .py file first (registers its interventions).")
+@plugin_option
 def interventions(plugins: tuple[str, ...]) -> None:
     """List every registered intervention: name, stage and description.
 
@@ -17,11 +17,8 @@ def interventions(plugins: tuple[str, ...]) -> None:
     """
     from siscore.generate.interventions import get_intervention, list_interventions
 
-    def go() -> None:
-        load_plugins(plugins)
-        for name in list_interventions():
-            spec = get_intervention(name)
-            records = f" (records: {', '.join(spec.records)})" if spec.records else ""
-            click.echo(f"{name:20s} {spec.stage:11s} {spec.description}{records}")
-
-    run_guarded(go)
+    load_plugins(plugins)
+    for name in list_interventions():
+        spec = get_intervention(name)
+        records = f" (records: {', '.join(spec.records)})" if spec.records else ""
+        click.echo(f"{name:20s} {spec.stage:11s} {spec.description}{records}")

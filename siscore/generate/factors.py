@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,17 @@ import numpy as np
 
 from siscore.errors import ConfigError, ParamError  # noqa: F401 - ConfigError re-exported
 from siscore.generate.interventions.registry import get_intervention
+from siscore.generate.ranges import (  # noqa: F401 - inclusive_range, range_length re-exported
+    LAZY_ABOVE,
+    PairGrid,
+    ValueRange,
+    as_number,
+    ends,
+    inclusive_range,
+    outside_image,
+    range_length,
+    unit_axis,
+)
 
 MAX_IMAGES = 10_000_000
 """Default limit on the images of one build (``max_images`` / ``--max-images`` raise it)."""
@@ -31,13 +41,17 @@ MAX_IMAGES = 10_000_000
 
 GEOMETRIC = ("location", "area", "rotation")
 
+PLUGIN_HINT = ("a custom intervention must be registered first: --plugin MODULE (or FILE.py) on "
+               "the command line, siscore.generate.interventions.load_plugin('MODULE') in Python")
+"""Said with an unknown factor name: how to register the module that defines it."""
+
 
 @dataclass(frozen=True)
 class Factor:
     """One factor of variation: a name, its values, its metadata columns and its stage."""
 
     name: str
-    values: tuple[Any, ...]
+    values: Sequence[Any]  # a tuple, or a ValueRange / PairGrid for a long range
     columns: tuple[str, ...]
     stage: str
 
@@ -66,65 +80,44 @@ def clean(value: Any) -> str:
     return str(value)
 
 
-def inclusive_range(start: float, stop: float, step: float) -> list[float]:
-    """``start, start+step, ..., stop`` (inclusive) as clean decimals."""
-    d0, ds = Decimal(str(start)), Decimal(str(step))
-    return [float(d0 + i * ds) for i in range(range_length(start, stop, step))]
-
-
-def range_length(start: Any, stop: Any, step: Any, name: str = "range") -> int:
-    """How many values ``inclusive_range(start, stop, step)`` has, computed without listing them."""
-    for key, v in (("start", start), ("stop", stop), ("step", step)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ConfigError(f"factor {name!r}: range {key} {v!r} is not a finite number")
-    if step <= 0:
-        raise ConfigError(f"factor {name!r}: range step must be positive, got {step}")
-    d0, d1, ds = Decimal(str(start)), Decimal(str(stop)), Decimal(str(step))
-    return max(0, int((d1 - d0) / ds) + 1)
-
-
-def _as_float(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"factor {name!r}: value {v!r} is not a number")
-    return float(v) if not isinstance(v, (int, np.integer)) else int(v)
-
-
 def location_factor(values: Iterable[Sequence[float]]) -> Factor:
+    if isinstance(values, PairGrid):  # a long x-by-y product: its two axes are checked
+        pairs: Sequence[Any] = PairGrid(unit_axis("location.x", values.xs), unit_axis("location.y", values.ys))
+        return _checked(Factor("location", pairs, ("x_coord", "y_coord"), "geometry"))
     vals = []
     for v in values:
         if not isinstance(v, (list, tuple)) or len(v) != 2:
             raise ConfigError(f"factor 'location': value {v!r} must be an (x, y) pair")
-        x, y = (_as_float("location", c) for c in v)
+        x, y = (as_number("location", c) for c in v)
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ConfigError(
-                f"factor 'location': value {v!r} is outside [0, 1] x [0, 1] (object centre "
-                "as a fraction of the image width and height)"
-            )
+            raise outside_image(v)
         vals.append((x, y))
     return _checked(Factor("location", tuple(vals), ("x_coord", "y_coord"), "geometry"))
 
 
 def area_factor(values: Iterable[float]) -> Factor:
     vals = []
-    for v in values:
-        a = _as_float("area", v)
+    for v in ends(values):
+        a = as_number("area", v)
         if not 0.0 < a <= 4.0:
             raise ConfigError(
                 f"factor 'area': value {v!r} is outside (0, 4] (fraction of the image area "
                 "covered by the object's bounding image)"
             )
         vals.append(a)
-    return _checked(Factor("area", tuple(vals), ("area",), "geometry"))
+    kept = values if isinstance(values, ValueRange) else tuple(vals)
+    return _checked(Factor("area", kept, ("area",), "geometry"))
 
 
 def rotation_factor(values: Iterable[float]) -> Factor:
     vals = []
-    for v in values:
-        r = _as_float("rotation", v)
+    for v in ends(values):
+        r = as_number("rotation", v)
         if not -360.0 <= r <= 360.0:
             raise ConfigError(f"factor 'rotation': value {v!r} is outside [-360, 360] degrees")
         vals.append(r)
-    return _checked(Factor("rotation", tuple(vals), ("rotation",), "geometry"))
+    kept = values if isinstance(values, ValueRange) else tuple(vals)
+    return _checked(Factor("rotation", kept, ("rotation",), "geometry"))
 
 
 def resolution_factor(values: Iterable[Sequence[int] | int]) -> Factor:
@@ -146,7 +139,7 @@ def intervention_factor(name: str, values: Iterable[Any]) -> Factor:
     try:
         spec = get_intervention(name)
     except KeyError as exc:
-        raise ConfigError(exc.args[0]) from None
+        raise ConfigError(f"{exc.args[0]}; {PLUGIN_HINT}") from None
     vals = tuple(tuple(v) if isinstance(v, list) else v for v in values)
     for v in vals:
         try:
@@ -159,7 +152,8 @@ def intervention_factor(name: str, values: Iterable[Any]) -> Factor:
 def _checked(factor: Factor) -> Factor:
     if not factor.values:
         raise ConfigError(f"factor {factor.name!r} has no values")
-    if len(set(map(repr, factor.values))) != len(factor.values):
+    lazy = isinstance(factor.values, (ValueRange, PairGrid))  # distinct by construction
+    if not lazy and len(set(map(repr, factor.values))) != len(factor.values):
         raise ConfigError(f"factor {factor.name!r} lists a value twice: {list(factor.values)}")
     return factor
 
@@ -250,7 +244,8 @@ class Grid:
         for name, raw in spec.items():
             if name == "location" and isinstance(raw, Mapping) and {"x", "y"} <= set(raw):
                 xs, ys = _values(name + ".x", raw["x"]), _values(name + ".y", raw["y"])
-                kwargs[name] = [(x, y) for x in xs for y in ys]
+                long = len(xs) * len(ys) > LAZY_ABOVE
+                kwargs[name] = PairGrid(xs, ys) if long else [(x, y) for x in xs for y in ys]
             else:
                 kwargs[name] = _values(name, raw)
         return cls(**kwargs)
@@ -287,7 +282,8 @@ def _values(name: str, raw: Any) -> list[Any]:
         missing = {"start", "stop", "step"} - set(raw)
         if missing:
             raise ConfigError(f"factor {name!r}: a range needs start, stop and step (missing {sorted(missing)})")
-        return inclusive_range(raw["start"], raw["stop"], raw["step"])
+        values = ValueRange(raw["start"], raw["stop"], raw["step"], name)
+        return values if len(values) > LAZY_ABOVE else list(values)
     if isinstance(raw, (list, tuple)):
         return list(raw)
     raise ConfigError(f"factor {name!r}: expected a list of values or a range table, got {raw!r}")
