@@ -227,6 +227,26 @@ def test_the_pixel_limit_is_a_parameter(ds) -> None:
         FolderDataset(ds, max_pixels=0)
 
 
+def test_evaluate_max_pixels_from_the_command_line(ds, tmp_path) -> None:
+    """`siscore evaluate --max-pixels` is the limit's option: below an image's size the run
+    stops with the one line and writes no predictions; raised to it, the run finishes."""
+    args = ["evaluate", "--dataset", str(ds), "--model", "resnet18", "--random-weights",
+            "--device", "cpu", "-j", "0", "--batch-size", "8"]
+    out = tmp_path / "p.csv"
+    low = CliRunner().invoke(main, [*args, "--out", str(out), "--max-pixels", str(48 * 48 - 1)])
+    assert low.exit_code == 1
+    assert "48x48 image (2,304 pixels) is above the limit of 2,303 pixels" in low.output
+    errors = [line for line in low.output.splitlines() if not line.startswith("Warning:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: ") and not out.exists()
+    ok = CliRunner().invoke(main, [*args, "--out", str(out), "--max-pixels", str(48 * 48)])
+    assert ok.exit_code == 0, ok.output
+    assert len(out.read_text().splitlines()) == len(FolderDataset(ds)) + 1
+    rendered = CliRunner().invoke(main, ["evaluate", "--subset", "size", "--model", "resnet18",
+                                         "--random-weights", "--out", str(tmp_path / "r.csv"),
+                                         "--max-pixels", "100"])
+    assert rendered.exit_code == 2 and "--max-pixels applies to the images of --dataset" in rendered.output
+
+
 # -- labels that a spreadsheet would run are refused where they enter ------------------------------
 def test_a_formula_label_in_a_label_map_is_refused(library, tmp_path) -> None:  # noqa: F811
     from siscore.formats.labels import LabelMapError, read_label_map

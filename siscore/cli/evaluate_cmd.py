@@ -60,6 +60,9 @@ def _list_models() -> None:
                    "images, or of --dataset: its correct1/correct5 columns); also used to read "
                    "--output-classes.")
 @render_options
+@click.option("--max-pixels", type=int, default=None,
+              help="--dataset: refuse images above this many pixels before decoding them "
+                   "[default: 89,478,485, Pillow's limit].")
 @click.option("--no-jpeg", is_flag=True,
               help="On the fly: skip the JPEG round trip (the pixels of a --format png build).")
 @click.option("--model", "models", multiple=True,

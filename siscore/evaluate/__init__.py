@@ -12,7 +12,8 @@ torch), :mod:`.checkpoints` (state dicts: torch or safetensors files, URLs) and 
 (Hugging Face files), :mod:`.sources` (torchvision, timm, open_clip, the Lite models),
 :mod:`.factory` (:func:`create_model`). Running: :mod:`.data` (torch datasets),
 :mod:`.predictions` (the resumable CSV cache), :mod:`.runner` (batching, device, AMP,
-several models in one pass), :mod:`.shards`. Names load on first use, so importing this
+several models in one pass), :mod:`.shards`, :mod:`.study` (:func:`evaluate_models`, what
+``siscore evaluate`` runs). Names load on first use, so importing this
 package (or :mod:`.registry`) imports no torch.
 """
 
@@ -36,5 +37,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "predictions": ["COLUMNS", "PredictionsError", "SidePaths", "read_predictions",
                         "recorded_top1"],
         "runner": ["EvalResult", "evaluate", "evaluate_many", "module_digest"],
+        "study": ["default_workers", "evaluate_models", "read_output_classes"],
     },
 )

@@ -103,13 +103,14 @@ def _check_request(models: Sequence[str], dataset: Any, render: dict[str, Any],
                              "or --config), not to --dataset")
 
 
-def _source(dataset: Any, render: dict[str, Any], label_map: Any) -> Any:
+def _source(dataset: Any, render: dict[str, Any], label_map: Any, max_pixels: int | None) -> Any:
     """The images: a dataset folder (an official zip or parent folder is located), or a
     :class:`~siscore.evaluate.RenderedDataset` of the resolved subset or config."""
     if dataset is not None:
-        from siscore.formats.dataset import load_dataset
+        from siscore.evaluate.data import MAX_PIXELS, as_dataset
 
-        return load_dataset(dataset, label_map=label_map)
+        return as_dataset(dataset, label_map=label_map,
+                          max_pixels=MAX_PIXELS if max_pixels is None else max_pixels)
     from siscore.evaluate.rendered import RenderedDataset
     from siscore.generate.spec import resolve_render
 
@@ -156,6 +157,7 @@ def evaluate_models(
     label_map: str | Path | None = None,
     imagenet_top1: Mapping[str, float] | None = None,
     shard: str | tuple[int, int] | None = None,
+    max_pixels: int | None = None,
     workers: int | None = None,
     progress: bool = True,
     warn: Callable[[str], None] | None = None,
@@ -171,19 +173,24 @@ def evaluate_models(
     ``logits``, ``limit``, ``overwrite``) those of :func:`siscore.evaluate.evaluate_many`.
     ``output_classes``: a file (one ImageNet index or label per output) or the indices;
     ``imagenet_top1``: model name -> ImageNet top-1 (percent) to record, over the library's.
+    ``max_pixels``: a ``dataset`` image above it is refused before it is decoded (default:
+    :data:`siscore.evaluate.data.MAX_PIXELS`).
     ``warn`` receives the warnings (default: :func:`warnings.warn`).
     """
     render = {k: options.pop(k, None) for k in _RENDER_ONLY}
     render.update(subset=subset, config=config, jpeg=options.pop("jpeg", True),
                   quality=options.pop("quality", 75), bg_crop=options.pop("bg_crop", "topleft"))
     _check_request(models, dataset, render, weights, checkpoint)
+    if max_pixels is not None and dataset is None:
+        raise UsageError("--max-pixels applies to the images of --dataset, not to images "
+                         "rendered on the fly")
     from siscore.evaluate.shards import parse_shard
 
     parse_shard(shard)  # a bad --shard is refused before any model is loaded
     outs = output_paths(models, out, out_dir)
     classes = (read_output_classes(output_classes, label_map)
                if isinstance(output_classes, (str, Path)) else output_classes)
-    source = _source(dataset, render, label_map)  # data errors before any model is loaded
+    source = _source(dataset, render, label_map, max_pixels)  # data errors before any model loads
     loaded = _load_models(models, weights, checkpoint, random_weights=random_weights,
                           offline=offline, resize=resize, crop=crop,
                           progress=progress and sys.stderr.isatty(), warn=warn)
