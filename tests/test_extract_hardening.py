@@ -108,7 +108,7 @@ def test_unwritable_out_is_one_line(tmp_path, kit):
     res = _cli("extract", "coco", "--annotations", str(fx.annotations), "--images", str(fx.images),
                "--out", str(blocker / "lib"))
     assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
-    assert res.stderr.startswith(f"Error: --out {blocker / 'lib'}: cannot write there")
+    assert res.stderr.startswith(f"Error: --out {blocker / 'lib'}: {blocker} is a file, not a folder")
 
 
 

@@ -27,10 +27,12 @@ def href(out: Path, path: Path) -> str:
 
 
 def check_folder(out: Path) -> None:
-    """Refuse an ``out`` that cannot be a folder (a file, or a path under a file)."""
-    for parent in (out, *out.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                what = "is a file" if parent == out else f"lies under the file {parent}"
-                raise ReportError(f"--out {out}: {what}; give a folder for the report.")
-            return
+    """Refuse an ``out`` that cannot be the report's folder (a file, a device, a path under a
+    file, an unwritable parent), as every command checks its ``--out``."""
+    from siscore.errors import ParamError
+    from siscore.utils.files import check_output_path
+
+    try:
+        check_output_path(out, folder=True)
+    except ParamError as exc:
+        raise ReportError(exc.cli_message()) from None
