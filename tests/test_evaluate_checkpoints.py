@@ -3,9 +3,6 @@ cached by the whole address, and a wrong number of outputs refused before anythi
 
 from __future__ import annotations
 
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,40 +12,10 @@ from click.testing import CliRunner
 
 from siscore.cli import main
 from siscore.evaluate import ModelError, create_model, module_digest, read_state_dict
+from tests.test_evaluate_zoo import hub, server  # noqa: F401 - fixtures shared with the zoo tests
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "examples" / "demo_eval.toml"
-
-
-@pytest.fixture()
-def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    return tmp_path / "torch" / "hub"
-
-
-@pytest.fixture()
-def server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
-    """An HTTP server on 127.0.0.1 serving ``root``; yields (base url, root, requested paths)."""
-    root = tmp_path / "served"
-    root.mkdir()
-    seen: list[str] = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def do_GET(self) -> None:  # noqa: N802
-            seen.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args) -> None:  # noqa: ANN002
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", root, seen
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def small_net(seed: int, **kwargs) -> torch.nn.Module:  # noqa: ANN003
@@ -132,7 +99,7 @@ def test_safetensors_checkpoints_are_read(tmp_path: Path) -> None:
         read_state_dict(tmp_path / "bad.safetensors")
 
 
-def test_checkpoint_urls_are_cached_by_the_whole_address(hub: Path, server) -> None:  # noqa: ANN001
+def test_checkpoint_urls_are_cached_by_the_whole_address(hub: Path, server) -> None:  # noqa: ANN001, F811
     base, root, seen = server
     (root / "sub").mkdir()
     a, b = small_net(1), small_net(2)
@@ -148,7 +115,7 @@ def test_checkpoint_urls_are_cached_by_the_whole_address(hub: Path, server) -> N
     assert [p.name for p in cached] == ["r.pt", "r.pt"] and cached[0].parent != cached[1].parent
 
 
-def test_a_url_ending_in_a_slash_is_refused_and_leaves_nothing(hub: Path, server) -> None:  # noqa: ANN001
+def test_a_url_ending_in_a_slash_is_refused_and_leaves_nothing(hub: Path, server) -> None:  # noqa: ANN001, F811
     base, _, seen = server
     with pytest.raises(ModelError) as info:
         create_model("mobilenet_v3_small", checkpoint=f"{base}/models/")
