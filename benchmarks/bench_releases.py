@@ -32,9 +32,13 @@ from pathlib import Path
 import cv2
 try:
     from siscore.generate import allocator
+except ImportError:  # a release before the layout by stage, or before the allocator
+    try:
+        from siscore import allocator
+    except ImportError:
+        allocator = None
+if allocator is not None:
     allocator.tune()
-except ImportError:  # a release before siscore.generate.allocator
-    pass
 from siscore import build
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 cv2.setNumThreads(1)
