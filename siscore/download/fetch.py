@@ -29,8 +29,8 @@ from siscore.download.names import (
     RESERVED,
     clashes,
     in_the_way,
-    outside_reason,
     relative,
+    resolves_outside,
     unsafe_reason,
 )
 from siscore.download.s3 import DownloadError, S3Object, Summary
@@ -112,7 +112,7 @@ def plan(bucket: str, objects: Iterable[S3Object], out: Path,
                             "a folder (check --endpoint-url/--bucket)")
     root, resolved = out.resolve(), {}
     for obj, rel in pairs:
-        reason = outside_reason(root / folder if folder else root, rel[len(folder):].lstrip("/"),
+        reason = resolves_outside(root / folder if folder else root, rel[len(folder):].lstrip("/"),
                                 resolved)
         local = in_the_way(out, rel)
         if reason is not None:

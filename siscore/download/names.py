@@ -45,7 +45,7 @@ def relative(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).as_posix()
 
 
-def outside_reason(root: Path, rel: str, resolved_parents: dict[Path, Path] | None = None
+def resolves_outside(root: Path, rel: str, resolved_parents: dict[Path, Path] | None = None
                    ) -> str | None:
     """Why ``root/rel`` is not a path inside ``root`` once resolved (a symbolic link on the
     way, an over-long path), or None. ``root`` must be resolved; ``resolved_parents`` caches

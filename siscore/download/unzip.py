@@ -32,8 +32,8 @@ from siscore.download.names import (
     RESERVED,
     clashes,
     in_the_way,
-    outside_reason,
     relative,
+    resolves_outside,
     unsafe_reason,
 )
 from siscore.download.s3 import DownloadError
@@ -72,7 +72,7 @@ def _name_reason(info: zipfile.ZipInfo, root: Path, reserved: set[str],
     rel = relative(info.filename)
     if rel.split("/", 1)[0] in reserved:
         return "the name of a file the download keeps in the folder"
-    return outside_reason(root, rel, resolved)
+    return resolves_outside(root, rel, resolved)
 
 
 def _accepted(archive: zipfile.ZipFile, root: Path, name: str,
