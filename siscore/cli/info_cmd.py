@@ -27,6 +27,7 @@ def factor_columns(ds: Any) -> list[str]:
 def describe(root: Path, max_values: int = 25) -> str:
     """A text summary of a dataset folder (official downloads included)."""
     from siscore.formats.dataset import load_dataset
+    from siscore.formats.values import factor_text
 
     ds = load_dataset(root)
     md = ds.metadata
@@ -35,8 +36,7 @@ def describe(root: Path, max_values: int = 25) -> str:
              + (f", subset {subset}" if subset else "")]
     for col in factor_columns(ds):
         counts = md[col].value_counts().sort_index()
-        shown = ", ".join(f"{v:g}: {n}" if isinstance(v, float) else f"{v}: {n}"
-                          for v, n in list(counts.items())[:max_values])
+        shown = ", ".join(f"{factor_text(v)}: {n}" for v, n in list(counts.items())[:max_values])
         more = f", ... ({len(counts)} values)" if len(counts) > max_values else ""
         lines.append(f"{col} ({len(counts)} values): {shown}{more}")
     if {"bg_resolution_width", "bg_resolution_height"} <= set(md.columns):

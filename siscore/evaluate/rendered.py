@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from PIL import Image
 
 from siscore import __version__
 from siscore.evaluate.images import ImageSource, Transform, sha256_json
+from siscore.utils.files import csv_text
 
 
 class RenderedDataset(ImageSource):
@@ -105,9 +105,7 @@ class RenderedDataset(ImageSource):
 
     def __getitem__(self, position: int) -> tuple[Any, int, str]:
         img, row = self.render(position)
-        line = io.StringIO()
-        csv.writer(line, lineterminator="\n").writerow(row)
-        return (self.transform(img) if self.transform else img), position, line.getvalue()
+        return (self.transform(img) if self.transform else img), position, csv_text([row])
 
     def spec(self) -> dict[str, Any]:
         """The build-like description of these images (as in a build's dataset.json)."""

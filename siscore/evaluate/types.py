@@ -99,11 +99,11 @@ def offline_requested(offline: bool = False) -> bool:
 
 
 def imagenet_categories() -> list[str]:
-    """The 1000 ImageNet-1k class names in index order (siscore/data/imagenet_classes.txt)."""
-    from importlib.resources import files
+    """The 1000 ImageNet-1k class names in index order (siscore/data/imagenet_classes.txt,
+    read once: :func:`siscore.formats.labels.imagenet_classes`)."""
+    from siscore.formats.labels import imagenet_classes
 
-    text = files("siscore").joinpath("data/imagenet_classes.txt").read_text("utf-8")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    return list(imagenet_classes())
 
 
 def select_device(device: str | torch.device | None = "auto") -> torch.device:

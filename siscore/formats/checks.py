@@ -31,10 +31,11 @@ NUMERIC_FACTORS = ("x_coord", "y_coord", "area", "rotation", "bg_resolution_widt
 FIX = "fix the row or re-download the dataset"
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float) and np.isnan(value):
-        return "an empty cell"
-    return repr(value.item() if isinstance(value, np.generic) else value)
+def shown_cell(value: object) -> str:
+    """A table cell as messages show it: ``repr`` of the plain Python value (numpy scalars
+    unwrapped), NaN as ``an empty cell``."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return "an empty cell" if isinstance(value, float) and np.isnan(value) else repr(value)
 
 
 def whole_numbers(column: pd.Series, where: str, name: str, high: int = MAX_ID,
@@ -51,7 +52,7 @@ def whole_numbers(column: pd.Series, where: str, name: str, high: int = MAX_ID,
         values = np.where(bad, 0, numbers)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DatasetError(f"{where}, row {i + 2}: {name} = {_cell(column.iloc[i])} is not a whole "
+        raise DatasetError(f"{where}, row {i + 2}: {name} = {shown_cell(column.iloc[i])} is not a whole "
                            f"number in 0..{high}{meaning}; {FIX}")
     return values.astype(np.int64)
 
@@ -82,7 +83,7 @@ def check_factor_values(md: pd.DataFrame, columns: Iterable[str], where: str) ->
             bad = ~np.isfinite(values)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise DatasetError(f"{where}, row {i + 2}: {col} = {_cell(column.iloc[i])} is not a "
+                raise DatasetError(f"{where}, row {i + 2}: {col} = {shown_cell(column.iloc[i])} is not a "
                                    f"finite number; every image needs a value of each factor; {FIX}")
             continue
         text = column.astype(str)
@@ -92,11 +93,11 @@ def check_factor_values(md: pd.DataFrame, columns: Iterable[str], where: str) ->
                                f"value of each factor; {FIX}")
         if col in NUMERIC_FACTORS:
             for i in np.flatnonzero(numbers.isna().to_numpy()):
-                raise DatasetError(f"{where}, row {i + 2}: {col} = {_cell(column.iloc[i])} is not a "
+                raise DatasetError(f"{where}, row {i + 2}: {col} = {shown_cell(column.iloc[i])} is not a "
                                    f"number; {FIX}")
         finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=0.0))
         for i in np.flatnonzero(~finite):
-            raise DatasetError(f"{where}, row {i + 2}: {col} = {_cell(column.iloc[i])} is not a "
+            raise DatasetError(f"{where}, row {i + 2}: {col} = {shown_cell(column.iloc[i])} is not a "
                                f"finite number; {FIX}")
         risky = text.str[:1].isin(FORMULA_LEADS).to_numpy() & numbers.isna().to_numpy()
         for i in np.flatnonzero(risky):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from siscore.errors import SiscoreError
+from siscore.formats.checks import shown_cell
 from siscore.formats.labels import formula_lead, formula_refusal
 from siscore.report.layout import Layout, LayoutError, choose_layout
 from siscore.report.measure import Measure, main_measure
@@ -197,9 +198,7 @@ def _check_ranges(frame: pd.DataFrame, source: str) -> None:
     def bad_row(mask: np.ndarray, col: str, why: str) -> None:
         if mask.any():
             row = int(np.flatnonzero(mask)[0])
-            value = frame[col].iloc[row]
-            value = value.item() if isinstance(value, np.generic) else value
-            shown = "an empty cell" if isinstance(value, float) and np.isnan(value) else repr(value)
+            shown = shown_cell(frame[col].iloc[row])
             raise ReportError(f"{source}: row {row + 2}, column {col}: {shown} {why}; fix "
                               "or delete that row (or re-run siscore score).")
 
