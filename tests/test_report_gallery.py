@@ -224,3 +224,26 @@ def test_the_gallery_renders_with_its_frames(report, tmp_path) -> None:
     assert red > 2000
     assert pixels.std(0).mean() > 30  # photographs, not a blank page
     assert len(io.BytesIO(shot.read_bytes()).getvalue()) > 50_000
+
+
+def test_a_dataset_image_above_the_pixel_limit_is_one_line_and_nothing_is_written(run, tmp_path
+                                                                                  ) -> None:
+    """The gallery reads a dataset's images as evaluate does: an image whose header claims
+    20000 x 20000 pixels is refused before decoding (it was Pillow's raw DecompressionBombError)."""
+    import shutil
+
+    from tests.test_dataset_untrusted import _claim_size
+
+    hostile = tmp_path / "hostile"
+    shutil.copytree(run["built"], hostile)
+    for jpg in hostile.glob("*/*.jpg"):
+        _claim_size(jpg, 20000, 20000)
+    out = tmp_path / "o"
+    with pytest.raises(ReportError) as info:
+        write_report(run["scores"], out, formats="png", dpi=60,
+                     images=Images(predictions=[run["a"], run["b"]], dataset=hostile))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(hostile))
+    assert "20000x20000 image (400,000,000 pixels) is above the limit of 89,478,485" in message
+    assert message.endswith("(or leave out --dataset)")
+    assert not out.exists()

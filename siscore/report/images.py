@@ -31,6 +31,7 @@ from PIL import Image
 
 from siscore.errors import SiscoreError
 from siscore.formats.dataset import DatasetInfo, load_dataset
+from siscore.formats.images import ImageReadError, decode
 from siscore.report.scores import ReportError, Scores
 from siscore.score.io import Predictions, read_predictions
 from siscore.score.reference import Reference, from_info
@@ -57,12 +58,15 @@ class ImageSource:
         """The RGB image ``image_id``, as the model saw it before its own preprocessing."""
         row = self.metadata.loc[image_id]
         if not self.rendered:
+            where = self.root / row["path"]
             try:
-                with self.info.open(row["path"]) as f, Image.open(f) as img:
-                    return img.convert("RGB")
-            except (OSError, SyntaxError, ValueError) as exc:
-                raise ReportError(f"{self.root / row['path']}: unreadable image ({exc}); "
-                                  "rebuild the dataset or leave out --dataset.") from None
+                with self.info.open(row["path"]) as f:
+                    return decode(f, str(where))
+            except ImageReadError as exc:
+                raise ReportError(f"{exc} (or leave out --dataset)") from None
+            except OSError as exc:
+                raise ReportError(f"{where}: unreadable image ({exc}); rebuild the dataset or "
+                                  "leave out --dataset.") from None
         return self._render(image_id)
 
     def _render(self, image_id: int) -> Image.Image:
