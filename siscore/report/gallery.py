@@ -23,7 +23,7 @@ import pandas as pd
 from siscore.formats.labels import imagenet_classes
 from siscore.formats.values import factor_text
 from siscore.report.cells import cell_values
-from siscore.report.images import ImageSource, SourceMissing
+from siscore.report.images import GalleryImages, SourceMissing
 from siscore.report.measure import Measure
 from siscore.report.scores import Scores
 from siscore.score.io import Predictions
@@ -79,7 +79,7 @@ class Page:
 class Answers:
     """Every model's right/wrong and top-5 names per metadata row of the source."""
 
-    def __init__(self, source: ImageSource, preds: dict[str, Predictions], topk: int) -> None:
+    def __init__(self, source: GalleryImages, preds: dict[str, Predictions], topk: int) -> None:
         ref = source.reference
         self.source, self.names = source, imagenet_classes()
         self.valid = valid = ref.valid_table()
@@ -106,7 +106,7 @@ class Answers:
                      [bool(self.valid[klass, i]) for i in top])
 
 
-def _member(source: ImageSource, cell: pd.Series, keys: Sequence[str], numeric: set[str]
+def _member(source: GalleryImages, cell: pd.Series, keys: Sequence[str], numeric: set[str]
             ) -> np.ndarray:
     mask = np.ones(len(source.reference.metadata), dtype=bool)
     for key in keys:

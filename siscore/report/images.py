@@ -42,7 +42,7 @@ class SourceMissing(SiscoreError):
 
 
 @dataclass
-class ImageSource:
+class GalleryImages:
     """A dataset's metadata (indexed by ``image_id``) and a way to get each image."""
 
     root: Path
@@ -194,7 +194,7 @@ def dataset_folder(scores: Scores, given: Path | None, preds: dict[str, Predicti
 
 
 def open_source(root: Path, foregrounds: Path | None = None, backgrounds: Path | None = None,
-                explicit: bool = False) -> ImageSource:
+                explicit: bool = False) -> GalleryImages:
     """Read the dataset at ``root`` and get ready to load (or render) its images."""
     try:
         info = load_dataset(root)
@@ -203,7 +203,7 @@ def open_source(root: Path, foregrounds: Path | None = None, backgrounds: Path |
             raise ReportError(f"--dataset {root}: {exc}") from None
         raise SourceMissing(f"{root}: {exc}") from None
     md = info.metadata.set_index("image_id", drop=False)
-    source = ImageSource(Path(info.root), md, info, from_info(info), info.spec)
+    source = GalleryImages(Path(info.root), md, info, from_info(info), info.spec)
     meta = _dataset_json(info)
     if meta.get("images") is False:
         source.renderer = _renderer(info.spec or {}, root, foregrounds, backgrounds)
