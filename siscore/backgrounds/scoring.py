@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from siscore.backgrounds import metrics
 from siscore.backgrounds.phash import to_hex
 from siscore.backgrounds.scan import BadImage, decode_with_hash, list_folder
+from siscore.utils.files import atomic_text
 from siscore.utils.parallel import is_parallel, run_tasks
 from siscore.utils.progress import progress_bar
 
@@ -163,7 +163,4 @@ def csv_text(rows: Iterable[Row], columns: Sequence[str]) -> str:
 
 def write_csv(path: str | Path, rows: Iterable[Row], columns: Sequence[str]) -> None:
     """Write rows as CSV through a temporary file and a rename (never a partial file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(csv_text(rows, columns), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_text(Path(path), csv_text(rows, columns))
