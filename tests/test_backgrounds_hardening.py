@@ -118,6 +118,27 @@ def test_filter_on_a_full_disk_or_under_a_file_is_one_line(tmp_path):
     assert "cannot write (Not a directory" in res.stderr
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes stand for device nodes")
+def test_score_never_replaces_a_device_node_or_pipe(tmp_path):
+    """``--out /dev/null`` once became a regular file (as root: a broken machine); a FIFO
+    stands for every node that is not a regular file."""
+    from siscore.backgrounds.run import score_to_csv
+    from siscore.errors import SiscoreError
+
+    src = tmp_path / "photos"
+    src.mkdir()
+    shutil.copy(EMBEDDED[0], src / "a.jpg")
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    res = _cli("backgrounds", "score", str(src), "--out", str(pipe), "-q")
+    assert res.returncode == 1 and res.stderr == (
+        f"Error: --out {pipe}: is a named pipe (FIFO), not a file; give a path to a file to "
+        "write\n"), res.stderr[-3000:]
+    with pytest.raises(SiscoreError, match="is a named pipe"):
+        score_to_csv(src, pipe)
+    assert pipe.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["photos", "pipe"]
+
+
 @pytest.mark.parametrize("path", EMBEDDED, ids=[p.name for p in EMBEDDED])
 def test_phash_is_imagehash_phash_bit_for_bit(path):
     """The stored hash equals str(imagehash.phash(Image.open(path))) on the embedded backgrounds."""

@@ -169,7 +169,14 @@ def test_empty_folders_fail_before_any_work(tmp_path) -> None:
     out = tmp_path / "ds"
     res = invoke("--subset", "location", "--foregrounds", str(tmp_path / "fg"), "--backgrounds",
                  str(tmp_path / "bg"), "--out", str(out))
-    assert res.exit_code != 0 and "no usable foreground" in res.output
+    assert res.exit_code != 0 and res.output.strip().splitlines() == [
+        f"Error: --foregrounds {tmp_path / 'fg'}: no usable foreground (expected "
+        "DIR/<label>/<file>.png); it holds no class folder with a .png cut-out"]  # not cut at '; '
+    assert not out.exists()
+    res = invoke("--subset", "location", "--backgrounds", str(tmp_path / "bg"), "--out", str(out))
+    assert res.exit_code != 0 and res.output.strip().splitlines() == [
+        f"Error: --backgrounds {tmp_path / 'bg'}: no usable background image (expected a flat "
+        "folder of jpg/png/webp photos); it holds no image file"]
     assert not out.exists()
     res = invoke("--subset", "location", "--foregrounds", str(tmp_path / "missing"), "--out", str(out))
     assert res.exit_code != 0 and "folder does not exist" in res.output and "missing" in res.output
@@ -184,6 +191,7 @@ def test_out_of_range_factor_values_fail_before_any_work(lib, tmp_path) -> None:
         ("area = ['big']", "factor 'area': value 'big' is not a number"),
         ("blur = [1]", "unknown factor 'blur'"),
         ("area = [0.2, 0.2]", "lists a value twice"),
+        ("location = { x = [0.5] }", "factor 'location': give both x and y (found only ['x'])"),
     ]:
         cfg = tmp_path / "grid.toml"
         cfg.write_text(f"[grid]\n{grid_text}\n")
@@ -193,6 +201,17 @@ def test_out_of_range_factor_values_fail_before_any_work(lib, tmp_path) -> None:
         assert res.exit_code != 0 and message in res.output, (grid_text, res.output)
         assert str(cfg) in res.output
         assert not out.exists()
+
+
+def test_a_string_for_a_list_is_refused_from_python_as_from_toml() -> None:
+    """Grid(area="big") once read 'b', 'i', 'g' as three values ("value 'b' is not a number")."""
+    for kwargs, name in [({"area": "big"}, "area"), ({"rotation": "45"}, "rotation"),
+                         ({"object_greyscale": "1"}, "object_greyscale")]:
+        with pytest.raises(ConfigError) as info:
+            Grid(**kwargs)
+        value = next(iter(kwargs.values()))
+        assert str(info.value) == (f"factor {name!r}: expected a list of values or a range table, "
+                                   f"got {value!r}")
 
 
 def test_bad_options_fail_before_any_work(lib, tmp_path) -> None:

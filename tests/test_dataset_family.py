@@ -82,3 +82,25 @@ def test_unknown_dataset_path_is_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(DatasetError, match="not a folder or a zip file"):
         SIScoreDataset(tmp_path / "nowhere")
+
+
+def test_a_size_in_shards_csv_beyond_the_shard_is_truncated_not_a_memory_error(forms, tmp_path: Path) -> None:
+    """A hostile shards.csv claims a 1 PiB image: the reader reads what the shard holds."""
+    import shutil
+
+    from siscore.evaluate.data import ImageReadError
+
+    root = tmp_path / "wds"
+    shutil.copytree(forms["wds"], root)
+    index = root / "shards.csv"
+    lines = index.read_text().splitlines()
+    image_id, shard, offset, _ = lines[1].split(",")
+    lines[1] = ",".join([image_id, shard, offset, str(2**50)])
+    index.write_text("\n".join(lines) + "\n")
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    images = WebDatasetImages(root)
+    with pytest.raises(ImageReadError) as info:
+        images.load(images.image_ids.index(int(image_id)))
+    assert str(info.value) == (f"{root / shard}: image {image_id}: the shard ends before the image "
+                               "does (truncated); rebuild the dataset")
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

@@ -282,3 +282,20 @@ def test_a_foreground_folder_named_like_a_formula_is_refused(library, tmp_path) 
     with pytest.raises(ValueError, match=r"^foregrounds='.*fg': class folder '=cmd' begins with"):
         build(GRID, out, foregrounds=fg, backgrounds=library[1], progress=False)
     assert not out.exists()
+
+
+def test_a_background_file_named_like_a_formula_is_refused(library, tmp_path) -> None:  # noqa: F811
+    bg = tmp_path / "bg"
+    shutil.copytree(library[1], bg)  # its name would reach backgrounds.csv as a formula
+    shutil.copy(next(p for p in sorted(bg.iterdir()) if p.is_file()), bg / "+SUM(A1).jpg")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["build", "--subset", "size", "--foregrounds", str(library[0]),
+                                    "--backgrounds", str(bg), "--out", str(out)])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: --backgrounds {bg}: background file '+SUM(A1).jpg' begins with '+', which "
+        "spreadsheets read as a formula; rename it"]
+    assert not out.exists()
+    with pytest.raises(ValueError, match=r"^backgrounds='.*bg': background file '\+SUM\(A1\).jpg'"):
+        build(GRID, out, foregrounds=library[0], backgrounds=bg, progress=False)
+    assert not out.exists()

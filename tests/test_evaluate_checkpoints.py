@@ -3,6 +3,7 @@ cached by the whole address, and a wrong number of outputs refused before anythi
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,40 @@ def test_empty_file_and_integer_keys_are_one_line_each(tmp_path: Path) -> None:
     for bad, said in ((empty, "the file is empty (0 bytes)"), (tmp_path / "ints.pt", "key 0 is a int")):
         code, errors = evaluate_cli(out, "--checkpoint", str(bad))
         assert code == 1 and len(errors) == 1 and said in errors[0], errors
+    assert list(out.parent.iterdir()) == []
+
+
+class _RunsPrint:
+    def __reduce__(self):  # noqa: ANN204 - a pickle that would call print() when loaded
+        return (print, ("ran the file's code",))
+
+
+def test_text_and_hostile_pickles_are_one_line_with_no_warning(tmp_path: Path) -> None:
+    import pickle
+
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")  # torch's weights-only unpickler raises KeyError on this
+    with pytest.raises(ModelError, match=r"notes.pt: unreadable, not a file written by torch.save "
+                                         r"\(KeyError: 101\); give the state-dict file"):
+        read_state_dict(text)
+    hostile = tmp_path / "hostile.pt"
+    hostile.write_bytes(pickle.dumps(_RunsPrint(), protocol=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's pickle-protocol warning is not shown either
+        with pytest.raises(ModelError) as info:
+            read_state_dict(hostile)
+    msg = str(info.value)
+    assert "hostile.pt: not a plain state dict (Unsupported operand 149)" in msg
+    assert "weights_only" not in msg and "\n" not in msg  # never advise running the file's code
+    out = tmp_path / "preds" / "p.csv"
+    out.parent.mkdir()
+    for bad, said in ((text, "KeyError: 101"), (hostile, "Unsupported operand")):
+        result = CliRunner().invoke(main, ["evaluate", "--config", str(CONFIG), "--model",
+                                           "mobilenet_v3_small", "--checkpoint", str(bad), "-j", "0",
+                                           "--limit", "2", "-q", "--device", "cpu", "--out", str(out)])
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and said in lines[0], lines
     assert list(out.parent.iterdir()) == []
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from siscore.cli import main
-from siscore.evaluate import read_predictions, recorded_top1
+from siscore.evaluate import EvaluateError, evaluate, read_predictions, recorded_top1
 from tests.test_evaluate_run import IMAGES, write_official
+from tests.tiny_model import TinyNet, to_tensor
 
 SMALL = ["--random-weights", "--crop", "32", "-j", "0", "-q"]
 
@@ -82,3 +84,19 @@ def test_workers_is_a_hidden_alias_of_jobs(tmp_path: Path) -> None:
     code, _, err = run("--dataset", data, "--model", "mobilenet_v3_small", "--crop", "32",
                        "--random-weights", "-j", "-1", "-q", "--out", tmp_path / "q.csv")
     assert code == 1 and "--jobs -1: must be 0 or more" in err
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_a_limit_below_one_is_refused_before_any_file(tmp_path: Path, limit: str) -> None:
+    """--limit 0 or -1 once wrote a header-only predictions CSV and exited 0."""
+    data = write_official(tmp_path / "official")
+    out = tmp_path / "preds" / "p.csv"
+    out.parent.mkdir()
+    code, _, err = run("--dataset", data, "--model", "mobilenet_v3_small", "--crop", "32",
+                       "--random-weights", "-j", "0", "-q", "--limit", limit, "--out", out)
+    assert code == 1 and err.strip().splitlines()[-1] == (
+        f"Error: --limit {limit}: must be at least 1; leave it out to predict every image"), err
+    assert "Traceback" not in err and list(out.parent.iterdir()) == []
+    with pytest.raises(EvaluateError, match=rf"^--limit {limit}: must be at least 1"):
+        evaluate(TinyNet(), to_tensor, data, out, limit=int(limit), progress=False)
+    assert list(out.parent.iterdir()) == []

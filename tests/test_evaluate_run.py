@@ -247,6 +247,7 @@ def test_missing_and_corrupt_images(official: Path, tmp_path: Path) -> None:
     (official / "zebra" / "63.jpg").unlink()
     with pytest.raises(EvaluateError, match=r"1 image\(s\) listed in metadata.csv are missing, e.g. zebra/63.jpg"):
         evaluate(ColourNet(), to_tensor, official, tmp_path / "p.csv", progress=False)
+    assert list(tmp_path.glob("p.csv*")) == []  # refused before any file (no lone meta.json)
     Image.new("RGB", (24, 24)).save(official / "zebra" / "63.jpg")
     (official / "lemon" / "33.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     with pytest.raises(ImageReadError, match=r"lemon/33.jpg: unreadable image"):

@@ -54,3 +54,24 @@ def test_info_finds_the_dataset_inside_an_unzipped_download(library, tmp_path) -
     (tmp_path / "elsewhere").mkdir()
     res = CliRunner().invoke(main, ["info", str(tmp_path / "elsewhere")])
     assert res.exit_code != 0 and "point at the folder that holds metadata.csv" in res.output
+
+
+def test_info_on_a_file_that_is_not_a_zip_names_the_folder_to_give(tmp_path) -> None:
+    """A careless user points at metadata.csv or a config: not "download it again"."""
+    meta = tmp_path / "ds" / "metadata.csv"
+    meta.parent.mkdir()
+    meta.write_text("image_id,foreground_class\n0,0\n")
+    res = CliRunner().invoke(main, ["info", str(meta)])
+    assert res.exit_code == 1 and res.output.strip().splitlines() == [
+        f"Error: {meta}: not a folder or a zip file; give its folder, {meta.parent}"]
+    toml = tmp_path / "grid.toml"
+    toml.write_text("[grid]\n")
+    res = CliRunner().invoke(main, ["info", str(toml)])
+    assert res.exit_code == 1 and res.output.strip().splitlines() == [
+        f"Error: {toml}: not a folder or a zip file; give the dataset folder (with "
+        "metadata.csv), or a subset zip"]
+    fake = tmp_path / "location.zip"
+    fake.write_text("not a zip")
+    res = CliRunner().invoke(main, ["info", str(fake)])
+    assert res.exit_code == 1 and "not a readable zip" in res.output and "download it again" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "grid.toml", "location.zip"]

@@ -206,3 +206,24 @@ def test_effective_robustness_without_imagenet_accuracies(data, tmp_path):
     preds.to_csv(tmp_path / "p.csv", index=False)
     with pytest.raises(ScoreError, match="at least 5 models .* --testbed"):
         score_predictions(folder, [tmp_path / "p.csv"], imagenet_acc={"p": 70.0})
+
+
+def test_out_never_replaces_an_input_nor_lands_in_the_dataset(data, tmp_path):
+    """`--out p.csv` once overwrote the predictions, `--out DATASET/metadata.csv` the dataset."""
+    folder, preds = data
+    preds_path = tmp_path / "p.csv"
+    preds.to_csv(preds_path, index=False)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    for out, said in [
+        (preds_path, f"Error: --out {preds_path}: would replace the input {preds_path}; write the "
+                     "scores to another file, e.g. scores.csv"),
+        (folder / "metadata.csv", f"Error: --out {folder / 'metadata.csv'}: is inside the dataset "
+                                  f"folder {folder}; write the scores outside it, e.g. scores.csv"),
+        (folder / "scores.csv", f"Error: --out {folder / 'scores.csv'}: is inside the dataset "
+                                f"folder {folder}; write the scores outside it, e.g. scores.csv"),
+    ]:
+        r = run_cli(folder, preds_path, out)
+        assert r.exit_code == 1 and r.output.strip().splitlines() == [said], r.output
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    r = run_cli(folder, preds_path, tmp_path / "scores.csv")  # beside them is fine
+    assert r.exit_code == 0, r.output

@@ -44,6 +44,7 @@ from siscore.backgrounds.scoring import (
     write_csv,
 )
 from siscore.errors import SiscoreError
+from siscore.utils.files import check_output_path
 
 REPORT_NAME = "filter_report.csv"
 AUDIT_DIR = "audit"
@@ -98,6 +99,7 @@ def score_to_csv(folder: str | Path, out: str | Path, *, jobs: int = 1,
         raise BackgroundsError(f"--out {out}: is a folder; give a CSV file name such as scores.csv")
     if not out.parent.is_dir():
         raise BackgroundsError(f"--out {out}: the folder {out.parent} does not exist")
+    check_output_path(out, folder=False)  # a device node (/dev/null) is never replaced
     partial = out.with_name(out.name + ".partial.jsonl")
     with _writing("--out", out, out.parent):
         rows = score_folder(folder, jobs=jobs, cache=partial, progress=progress)

@@ -120,6 +120,8 @@ def score(dataset, metadata, class_names, label_map, predictions, names, out, by
     check_target(out)
     ref = (from_dataset(dataset, label_map) if dataset is not None
            else from_metadata(metadata, class_names, label_map))
+    check_target(out, inputs=[Path(p) for p in (*predictions, metadata) if p is not None],
+                 dataset=ref.root if dataset is not None else None)  # nor into the dataset
     result = score_predictions(
         ref, predictions, names=list(names) or None, by=list(by) or None,
         normalize_method=normalize_method, normalize_over=list(normalize_over) or None,

@@ -14,6 +14,7 @@ import hashlib
 import os
 import pickle
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -98,14 +99,30 @@ def _load(path: Path, option: str) -> Any:
             raise ModelError(f"{option} {path}: unreadable safetensors file "
                              f"({_first_line(exc)})") from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of odd files
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise ModelError(
-            f"{option} {path}: not a plain state dict ({_first_line(exc)}); save "
+            f"{option} {path}: not a plain state dict ({_unpickler_reason(exc)}); save "
             "`model.state_dict()` with torch.save or safetensors, or load the module yourself "
             "and use the Python API (siscore.evaluate.evaluate)") from None
     except (RuntimeError, EOFError, OSError, ValueError, struct.error) as exc:
         raise ModelError(f"{option} {path}: unreadable ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - torch's unpickler fails on garbage in any way
+        raise ModelError(f"{option} {path}: unreadable, not a file written by torch.save "
+                         f"({type(exc).__name__}: {_first_line(exc)}); give the state-dict "
+                         "file") from None
+
+
+def _unpickler_reason(exc: BaseException) -> str:
+    """torch's weights-only refusal in a few words (its text also advises weights_only=False,
+    which would run the file's code: never repeat that)."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation")[0]
+        return " ".join(detail.split()) or "refused by torch's weights-only loader"
+    return _first_line(exc)
 
 
 def read_state_dict(path: str | Path, *, offline: bool = False, progress: bool = False,

@@ -116,7 +116,7 @@ class WebDatasetImages(FolderDataset):
         try:
             with self.info.open(shard) as f:
                 f.seek(offset)
-                data = f.read(size)
+                data = _read_upto(f, size)
         except DatasetError as exc:  # a path that leaves the dataset (a symbolic link)
             raise ImageReadError(str(exc)) from None
         except OSError as exc:
@@ -135,6 +135,20 @@ class WebDatasetImages(FolderDataset):
 
     def fingerprint(self) -> dict[str, Any]:
         return {**super().fingerprint(), "kind": wds.FORMAT}
+
+
+def _read_upto(f: Any, size: int, chunk: int = 1 << 20) -> bytes:
+    """At most ``size`` bytes, read in chunks: a ``size`` in shards.csv far beyond the end of
+    its shard costs the bytes that are there, not a ``size``-byte buffer (MemoryError)."""
+    parts: list[bytes] = []
+    left = size
+    while left > 0:
+        part = f.read(min(left, chunk))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def as_dataset(dataset: Any, transform: Transform | None = None, *, label_map: str | Path | None = None,

@@ -239,6 +239,9 @@ def evaluate_many(
         raise EvaluateError(f"--batch-size {batch_size}: must be at least 1")
     if workers < 0:
         raise EvaluateError(f"--jobs {workers}: must be 0 or more")
+    if limit is not None and limit < 1:  # it would write an empty predictions file
+        raise EvaluateError(f"--limit {limit}: must be at least 1; leave it out to predict "
+                            "every image")
     base = as_dataset(dataset, None)
     for attr in ("image_ids", "labels", "valid", "fingerprint"):
         if not hasattr(base, attr):
@@ -278,6 +281,11 @@ def evaluate_many(
     ds = base.with_transform(MultiTransform(unique)) if hasattr(base, "with_transform") else base
     header = base.metadata_header() if isinstance(base, RenderedDataset) else None
     order = pending_positions(base, limit, positions)
+    if isinstance(base, FolderDataset) and order:  # before any output file is written
+        missing = base.missing_files(order)
+        if missing:
+            raise EvaluateError(f"{base.root}: {len(missing)} image(s) listed in metadata.csv are "
+                                f"missing, e.g. {missing[0]}; re-build or re-download the dataset")
     jobs: list[_Job] = []
     for i in range(n):
         jobs.append(_open_job(models[i], modules[i], tfs[i], model_names[i], classes_per[i],
@@ -285,11 +293,6 @@ def evaluate_many(
                               header=header, amp=amp, logits=logits, overwrite=overwrite,
                               order=order))
     todo = sorted({p for job in jobs for p in job.pending})
-    if isinstance(base, FolderDataset) and todo:
-        missing = base.missing_files(todo)
-        if missing:
-            raise EvaluateError(f"{base.root}: {len(missing)} image(s) listed in metadata.csv are "
-                                f"missing, e.g. {missing[0]}; re-build or re-download the dataset")
     dev = select_device(device)
     if todo:
         _run(jobs, ds, base, todo, dev, batch_size=batch_size, workers=workers, amp=amp,

@@ -167,6 +167,10 @@ def _zip_dataset(path: Path) -> Located:
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
     except (OSError, zipfile.BadZipFile) as exc:
+        if path.suffix.lower() != ".zip":  # a file given where the dataset folder was meant
+            hint = (f"give its folder, {path.parent}" if path.name == "metadata.csv" else
+                    "give the dataset folder (with metadata.csv), or a subset zip")
+            raise DatasetError(f"{path}: not a folder or a zip file; {hint}") from None
         raise DatasetError(f"{path}: not a readable zip ({exc}); download it again") from None
     found = sorted((n[: -len("metadata.csv")] for n in names
                     if PurePosixPath(n).name == "metadata.csv"), key=lambda p: (p.count("/"), p))

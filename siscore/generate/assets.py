@@ -7,9 +7,9 @@ first rows decoded, to see that its alpha channel is not empty), a JPEG is
 decoded at 1/8 scale, so even a huge image costs neither gigabytes nor seconds.
 A bad file, a broken symbolic link, a link loop or a folder where a file should
 be is skipped with a reason (never fatal), and the reason is reported in the
-build summary and in ``dataset.json``. A class folder whose name a spreadsheet would read
-as a formula (``=cmd``, ``+x``, ``-x``, ``@x``) is refused with one line: its name is the
-label written to every CSV.
+build summary and in ``dataset.json``. A class folder or a background file whose name a
+spreadsheet would read as a formula (``=cmd``, ``+x``, ``-x``, ``@x``) is refused with one
+line: its name is written to the CSV outputs (the label, backgrounds.csv).
 """
 
 from __future__ import annotations
@@ -323,6 +323,10 @@ def scan_backgrounds(
     folder = Path(folder)
     _check_dir(folder, "backgrounds")
     files, skipped = _files(folder, IMAGE_EXTENSIONS)
+    for path in files:
+        if formula_lead(path.name):  # its name is written to backgrounds.csv
+            raise AssetError(f"background file {formula_refusal(path.name)}",
+                             param="backgrounds", value=folder)
     skipped = [Skipped(s.path, "sub-folder ignored (backgrounds are a flat folder)")
                if s.reason.startswith("a folder") and not s.path.lower().endswith(IMAGE_EXTENSIONS)
                else s for s in skipped]

@@ -229,14 +229,19 @@ def make_plan(
     ]
     if not fgs:
         raise ConfigError("no usable foreground (expected DIR/<label>/<file>.png); "
-                          + "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]),
+                          + _why_none(skipped, "it holds no class folder with a .png cut-out"),
                           param="foregrounds", value=fg_dir)
     if not bgs:
-        raise ConfigError("no usable background image; "
-                          + "; ".join(f"{s.path}: {s.reason}" for s in bg_skipped[:5]),
+        raise ConfigError("no usable background image (expected a flat folder of jpg/png/webp "
+                          "photos); " + _why_none(bg_skipped, "it holds no image file"),
                           param="backgrounds", value=bg_dir)
     plan = Plan(grid, fgs, bgs, seed=seed, bgs_per_fg=bgs_per_fg, min_pct_inside=min_pct_inside)
     return plan, skipped
+
+
+def _why_none(skipped: list[Skipped], empty: str) -> str:
+    """The first reasons files were skipped, or what an empty folder lacks."""
+    return "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5]) or empty
 
 
 @connected()

@@ -177,6 +177,12 @@ class Grid:
         resolution: Iterable[Sequence[int] | int] | None = None,
         **interventions: Iterable[Any],
     ) -> None:
+        given = {"location": location, "area": area, "rotation": rotation,
+                 "resolution": resolution, **interventions}
+        for name, raw in given.items():  # a string would be read one character per value
+            if isinstance(raw, (str, bytes)):
+                raise ConfigError(f"factor {name!r}: expected a list of values or a range table, "
+                                  f"got {raw!r}")
         factors = [
             location_factor([(0.5, 0.5)] if location is None else location),
             area_factor([0.2] if area is None else area),
@@ -266,11 +272,19 @@ def grid_cells(spec: Mapping[str, Any]) -> int:
     return cells
 
 
+def _range_keys(name: str, raw: Mapping[str, Any]) -> None:
+    """Refuse a range table without start, stop and step (or a location with x or y alone)."""
+    if name == "location" and set(raw) & {"x", "y"}:
+        raise ConfigError(f"factor 'location': give both x and y (found only {sorted(raw)}), e.g. "
+                          "location = { x = [0.25, 0.75], y = [0.5] }")
+    missing = {"start", "stop", "step"} - set(raw)
+    if missing:
+        raise ConfigError(f"factor {name!r}: a range needs start, stop and step (missing {sorted(missing)})")
+
+
 def _count(name: str, raw: Any) -> int:
     if isinstance(raw, Mapping):
-        missing = {"start", "stop", "step"} - set(raw)
-        if missing:
-            raise ConfigError(f"factor {name!r}: a range needs start, stop and step (missing {sorted(missing)})")
+        _range_keys(name, raw)
         return range_length(raw["start"], raw["stop"], raw["step"], name)
     if isinstance(raw, (list, tuple)):
         return len(raw)
@@ -279,9 +293,7 @@ def _count(name: str, raw: Any) -> int:
 
 def _values(name: str, raw: Any) -> list[Any]:
     if isinstance(raw, Mapping):
-        missing = {"start", "stop", "step"} - set(raw)
-        if missing:
-            raise ConfigError(f"factor {name!r}: a range needs start, stop and step (missing {sorted(missing)})")
+        _range_keys(name, raw)
         values = ValueRange(raw["start"], raw["stop"], raw["step"], name)
         return values if len(values) > LAZY_ABOVE else list(values)
     if isinstance(raw, (list, tuple)):

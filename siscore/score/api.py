@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,12 +70,24 @@ class ScoreResult:
         return paths
 
 
-def check_target(out: Path, option: str = "--out") -> None:
+def check_target(out: Path, option: str = "--out", *, inputs: Sequence[Path] = (),
+                 dataset: Path | None = None) -> None:
     """Refuse, before any work, an ``out`` that cannot be the scores CSV: a folder, a
     device node, a path under a file, an unwritable folder
     (:func:`siscore.utils.files.check_output_path`; errors name ``option`` on the command
-    line and ``out`` from Python)."""
+    line and ``out`` from Python); and one whose CSV or summary would replace an input file
+    (``inputs``) or land inside the ``dataset`` folder (its metadata.csv, say)."""
     check_output_path(out, folder=False, option=option, param="out")
+    written = [out, out.with_name(out.stem + ".summary.json"),
+               out.with_name(out.stem + ".effective.csv")]
+    for target in written:
+        for source in inputs:
+            if source.exists() and target.exists() and os.path.samefile(source, target):
+                raise ScoreError(f"{option} {out}: would replace the input {source}; write the "
+                                 "scores to another file, e.g. scores.csv")
+    if dataset is not None and dataset.is_dir() and out.resolve().is_relative_to(dataset.resolve()):
+        raise ScoreError(f"{option} {out}: is inside the dataset folder {dataset}; write the "
+                         "scores outside it, e.g. scores.csv")
 
 
 def as_reference(dataset: str | Path | DatasetInfo | Reference) -> Reference:
