@@ -164,3 +164,31 @@ def test_min_photo_side_and_its_old_spelling(tmp_path, flag):
     assert "shorter side < 700 (--min-photo-side)" in reason
     text = CliRunner().invoke(main, ["backgrounds", "filter", "--help"]).output
     assert "--min-photo-side" in text and "--min-side" not in text
+
+
+def test_a_photo_above_the_pixel_limit_is_refused_before_decoding(tmp_path):
+    """A photo whose header claims 20000 x 20000 pixels (400 M, twice the 200 M asset limit)
+    is listed as unusable by `backgrounds score` and refused by `build --backgrounds`, in one
+    line each, without decoding it (Pillow would have decoded it: its own bomb check only
+    starts above twice the limit siscore sets)."""
+    from click.testing import CliRunner
+
+    from siscore.cli import main
+    from tests.test_dataset_untrusted import _claim_size
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (64, 48), (10, 120, 30)).save(photos / "field.jpg", quality=90)
+    _claim_size(photos / "field.jpg", 20000, 20000)
+    why = "20000x20000 image (400,000,000 pixels) is above the limit of 200,000,000 pixels"
+    scored = CliRunner().invoke(main, ["backgrounds", "score", str(photos), "--out",
+                                       str(tmp_path / "s.csv")])
+    assert scored.exit_code == 0 and f"field.jpg: {why}" in scored.output
+    assert "Warning" not in scored.output
+    with open(tmp_path / "s.csv", newline="") as f:
+        assert [row["error"] for row in csv.DictReader(f)] == [why]
+    built = CliRunner().invoke(main, ["build", "--subset", "size", "--backgrounds", str(photos),
+                                      "--out", str(tmp_path / "ds")])
+    assert built.exit_code != 0
+    assert built.output.strip().splitlines()[-1].endswith(f"field.jpg: {why}; shrink the photo")
+    assert not (tmp_path / "ds").exists()

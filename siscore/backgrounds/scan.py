@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from siscore.errors import SiscoreError
+from siscore.formats.images import ASSET_MAX_PIXELS, above_limit, open_checked_later
 from siscore.generate.assets import IMAGE_EXTENSIONS
 
 Image.MAX_IMAGE_PIXELS = 200_000_000
@@ -131,8 +132,11 @@ def _decode(path: str | Path, max_side: int, with_hash: bool
 
     digest = None
     try:
-        with Image.open(path) as img:
+        with open_checked_later(path) as img:
             full = img.size
+            why = above_limit(full, ASSET_MAX_PIXELS)
+            if why:
+                raise BadImage(why)
             if img.format == "JPEG" and not with_hash:
                 img.draft("RGB", (max_side, max_side))
             img.load()
@@ -145,6 +149,8 @@ def _decode(path: str | Path, max_side: int, with_hash: bool
             if transposed.size[0] != img.size[0] and img.size[0] != img.size[1]:
                 full = (full[1], full[0])
             rgb = _to_rgb(transposed)
+    except BadImage:
+        raise
     except FileNotFoundError:
         raise BadImage("file not found") from None
     except Image.DecompressionBombError as exc:

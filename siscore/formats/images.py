@@ -17,6 +17,28 @@ MAX_PIXELS = 89_478_485
 with one line; ``max_pixels=`` (``siscore evaluate --max-pixels``) raises it."""
 
 
+ASSET_MAX_PIXELS = 200_000_000
+"""The largest foreground or background photo decoded (assets, ``siscore backgrounds``):
+photos are larger than SI-SCORE's images, but a 20000 x 20000 one (1.2 GB as RGB) is not."""
+
+
+def above_limit(size: tuple[int, int], max_pixels: int) -> str | None:
+    """Why an image of ``size`` (width, height, from its header) is refused, or None."""
+    width, height = size
+    if width * height <= max_pixels:
+        return None
+    return (f"{width}x{height} image ({width * height:,} pixels) is above the limit of "
+            f"{max_pixels:,} pixels")
+
+
+def open_checked_later(file: Any) -> Image.Image:
+    """``Image.open`` without Pillow's DecompressionBombWarning, for a caller that checks the
+    size from the header itself (:func:`above_limit`) before decoding."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(file)
+
+
 class ImageReadError(SiscoreError, RuntimeError):
     """An image that cannot be read (the message names it, in one line).
 
@@ -35,16 +57,11 @@ def decode(file: IO[bytes], where: str, max_pixels: int = MAX_PIXELS) -> Image.I
     """The RGB image in ``file``, its size read from the header and checked against
     ``max_pixels`` before any pixel is decoded; :class:`ImageReadError` names ``where``."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(file)
-        with img:
-            width, height = img.size
-            if width * height > max_pixels:
-                raise ImageReadError(
-                    f"{where}: {width}x{height} image ({width * height:,} pixels) is above the limit "
-                    f"of {max_pixels:,} pixels; if it is meant to be that large, raise the limit "
-                    "(max_pixels=, siscore evaluate --max-pixels)")
+        with open_checked_later(file) as img:
+            why = above_limit(img.size, max_pixels)
+            if why:
+                raise ImageReadError(f"{where}: {why}; if it is meant to be that large, raise the "
+                                     "limit (max_pixels=, siscore evaluate --max-pixels)")
             return img.convert("RGB")
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"{where}: refused by Pillow ({exc}); such an image cannot be "

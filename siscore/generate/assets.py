@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from siscore.errors import ParamError
+from siscore.formats.images import ASSET_MAX_PIXELS, above_limit, open_checked_later
 from siscore.formats.labels import formula_lead, formula_refusal
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
@@ -99,8 +100,13 @@ def _to_8bit(img: Image.Image) -> Image.Image:
 
 def _open(path: str) -> Image.Image:
     try:
-        img = Image.open(path)
+        img = open_checked_later(path)
+        why = above_limit(img.size, ASSET_MAX_PIXELS)
+        if why:
+            raise AssetError(f"{path}: {why}; shrink the photo")
         img.load()
+    except AssetError:
+        raise
     except FileNotFoundError:
         raise AssetError(f"{path}: file not found") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
@@ -237,8 +243,11 @@ def checked_size(path: str, foreground: bool) -> tuple[int, int]:
     Other files (WebP) are decoded in full.
     """
     try:
-        with Image.open(path) as img:
+        with open_checked_later(path) as img:
             w, h = img.size
+            why = above_limit((w, h), ASSET_MAX_PIXELS)
+            if why:
+                raise AssetError(f"{path}: {why}; shrink the photo")
             fmt = img.format
             if foreground and not _has_alpha(img):
                 raise AssetError(f"{path}: no alpha channel (mode {img.mode}); foregrounds must "
@@ -257,11 +266,11 @@ def checked_size(path: str, foreground: bool) -> tuple[int, int]:
                     fresh.verify()
                 if not foreground or _top_rows_alpha(img) or w * h > FULL_CHECK_PIXELS:
                     return size
+    except AssetError:
+        raise
     except FileNotFoundError:
         raise AssetError(f"{path}: file not found") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        if isinstance(exc, AssetError):
-            raise
         raise AssetError(f"{path}: unreadable or truncated image ({exc})") from None
     pixels = load_foreground(path) if foreground else load_background(path)
     return pixels.shape[1], pixels.shape[0]
