@@ -192,3 +192,23 @@ def test_a_photo_above_the_pixel_limit_is_refused_before_decoding(tmp_path):
     assert built.exit_code != 0
     assert built.output.strip().splitlines()[-1].endswith(f"field.jpg: {why}; shrink the photo")
     assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("command", ["score", "filter"])
+def test_a_photo_named_like_a_formula_is_refused_where_it_enters(tmp_path, command):
+    """Its name would reach scores.csv / filter_report.csv as a spreadsheet formula."""
+    from click.testing import CliRunner
+
+    from siscore.cli import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("field.jpg", "@SUM(A1).jpg"):
+        Image.new("RGB", (64, 48), (10, 120, 30)).save(photos / name, quality=90)
+    out = tmp_path / ("s.csv" if command == "score" else "kept")
+    res = CliRunner().invoke(main, ["backgrounds", command, str(photos), "--out", str(out)])
+    assert res.exit_code == 1
+    assert res.output == (f"Error: DIR {photos}: photo '@SUM(A1).jpg' begins with '@', which "
+                          "spreadsheets read as a formula; rename it\n")
+    assert not out.exists() and sorted(p.name for p in photos.iterdir()) == ["@SUM(A1).jpg",
+                                                                             "field.jpg"]

@@ -44,6 +44,7 @@ from siscore.backgrounds.scoring import (
     write_csv,
 )
 from siscore.errors import SiscoreError
+from siscore.formats.labels import formula_lead, formula_refusal
 from siscore.utils.files import check_output_path
 
 REPORT_NAME = "filter_report.csv"
@@ -61,9 +62,15 @@ class BackgroundsError(SiscoreError, ValueError):
 
 
 def _check_folder(folder: Path, what: str) -> None:
+    """A folder of photos to read, whose file names may go into the CSV outputs: one that is
+    named like a spreadsheet formula is refused here, where it enters."""
     problem = folder_problem(folder)
     if problem is not None:
         raise BackgroundsError(f"{what} {folder}: {problem}")
+    formula = next((e.name for e in sorted(os.scandir(folder), key=lambda e: e.name)
+                    if formula_lead(e.name)), None)
+    if formula is not None:
+        raise BackgroundsError(f"{what} {folder}: photo {formula_refusal(formula)}")
 
 
 @contextlib.contextmanager
