@@ -261,3 +261,21 @@ def test_an_unknown_factor_says_how_to_register_a_plugin(lib, tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"unknown factor 'wobble'.*load_plugin\('MODULE'\)"):
         Grid(wobble=[1, 2])
     assert not (tmp_path / "ds").exists()
+
+
+def test_a_plugin_that_is_a_plain_folder_is_refused(tmp_path, monkeypatch) -> None:
+    """A folder without __init__.py imports as an empty namespace package: it registered
+    nothing and said nothing; now one line, from the command line and from Python."""
+    from siscore.generate.interventions import load_plugin
+
+    (tmp_path / "myplugins").mkdir()
+    (tmp_path / "myplugins" / "wobble.py").write_text("raise SystemExit('must not run')\n")
+    monkeypatch.chdir(tmp_path)
+    expected = ("--plugin myplugins: is a folder without __init__.py, so none of its code runs; "
+                "give the path of the .py file that registers the interventions")
+    res = CliRunner().invoke(main, ["build", "--subset", "size", "--plugin", "myplugins",
+                                    "--out", str(tmp_path / "ds")])
+    assert res.exit_code != 0 and res.output.strip().splitlines()[-1] == f"Error: {expected}"
+    assert not (tmp_path / "ds").exists()
+    with pytest.raises(ConfigError, match="is a folder without __init__.py"):
+        load_plugin("myplugins")

@@ -151,12 +151,15 @@ def load_plugin(module: str) -> None:
         sys.path.insert(0, folder)
         importlib.invalidate_caches()
     try:
-        importlib.import_module(name)
+        plugin = importlib.import_module(name)
     except ImportError as exc:
         raise error(f"cannot import it ({exc}); give a module on PYTHONPATH or installed, "
                     "or the path of a .py file") from None
     except Exception as exc:
         raise error(f"importing it failed: {type(exc).__name__}: {exc}") from None
+    if getattr(plugin, "__file__", None) is None:  # a folder without __init__.py: no code ran
+        raise error("is a folder without __init__.py, so none of its code runs; give the path "
+                    "of the .py file that registers the interventions")
 
 
 def _ensure_builtins() -> None:
