@@ -160,3 +160,13 @@ def test_a_run_that_fails_creates_no_output_folder(tmp_path: Path) -> None:
                         str(tmp_path / "missing"), "--out-dir", str(tmp_path / "preds")], tmp_path)
     assert code == 1 and "missing" in output and len(output.strip().splitlines()) == 1
     assert not (tmp_path / "preds").exists()
+
+
+@pytest.mark.parametrize("out", [None, ""])
+def test_no_output_path_from_python_is_one_line(out, tmp_path) -> None:
+    """build(grid, None) was a TypeError from os.fspath; an empty path is refused too."""
+    import siscore
+
+    with pytest.raises(siscore.ParamError) as info:
+        siscore.build(siscore.Grid(resolution=[(64, 64)]), out, progress=False)
+    assert str(info.value) == f"out={out!r}: give the path of a folder to write"

@@ -200,6 +200,9 @@ def check_output_path(path: str | os.PathLike[str], *, folder: bool, option: str
         return ParamError(detail, param=param, value=str(path), option=option)
 
     want = "folder" if folder else "file"
+    if path is None or not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ParamError(f"give the path of a {want} to write", param=param, value=path,
+                         option=option)
     p = Path(os.fspath(path))
     long = next((part for part in p.parts if len(os.fsencode(part)) > _NAME_MAX), None)
     if long is not None:
