@@ -18,7 +18,7 @@ import contextlib
 import errno
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -98,19 +98,33 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray((arr.astype(np.float64) * 255.0 / peak).round().astype(np.uint8), "L")
 
 
-def _open(path: str) -> Image.Image:
+@contextlib.contextmanager
+def _read_errors(path: str | Path) -> Iterator[None]:
+    """Reading ``path`` fails as one :class:`AssetError` naming it."""
     try:
-        img = open_checked_later(path)
-        why = above_limit(img.size, ASSET_MAX_PIXELS)
-        if why:
-            raise AssetError(f"{path}: {why}; shrink the photo")
-        img.load()
+        yield
     except AssetError:
         raise
     except FileNotFoundError:
         raise AssetError(f"{path}: file not found") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise AssetError(f"{path}: unreadable or truncated image ({exc})") from None
+
+
+def _open_header(path: str | Path) -> Image.Image:
+    """``path`` opened (header read, no pixel decoded), refused above the asset pixel limit."""
+    img = open_checked_later(path)
+    why = above_limit(img.size, ASSET_MAX_PIXELS)
+    if why:
+        img.close()
+        raise AssetError(f"{path}: {why}; shrink the photo")
+    return img
+
+
+def _open(path: str) -> Image.Image:
+    with _read_errors(path):
+        img = _open_header(path)
+        img.load()
     with contextlib.suppress(Exception):  # a broken EXIF block must not lose the image
         img = ImageOps.exif_transpose(img)  # photos as they are displayed
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -242,36 +256,26 @@ def checked_size(path: str, foreground: bool) -> tuple[int, int]:
     transparent, the whole image (if it has at most :data:`FULL_CHECK_PIXELS` pixels).
     Other files (WebP) are decoded in full.
     """
-    try:
-        with open_checked_later(path) as img:
-            w, h = img.size
-            why = above_limit((w, h), ASSET_MAX_PIXELS)
-            if why:
-                raise AssetError(f"{path}: {why}; shrink the photo")
-            fmt = img.format
-            if foreground and not _has_alpha(img):
-                raise AssetError(f"{path}: no alpha channel (mode {img.mode}); foregrounds must "
-                                 "be RGBA cut-outs with a transparent background")
-            orientation = 1
-            if fmt != "PNG" or "exif" in img.info:  # a PNG's getexif() decodes it
-                with contextlib.suppress(Exception):
-                    orientation = img.getexif().get(0x0112, 1)
-            size = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-            if fmt == "JPEG":
-                img.draft("RGB", (w // 8, h // 8))
-                img.load()
+    with _read_errors(path), _open_header(path) as img:
+        w, h = img.size
+        fmt = img.format
+        if foreground and not _has_alpha(img):
+            raise AssetError(f"{path}: no alpha channel (mode {img.mode}); foregrounds must "
+                             "be RGBA cut-outs with a transparent background")
+        orientation = 1
+        if fmt != "PNG" or "exif" in img.info:  # a PNG's getexif() decodes it
+            with contextlib.suppress(Exception):
+                orientation = img.getexif().get(0x0112, 1)
+        size = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+        if fmt == "JPEG":
+            img.draft("RGB", (w // 8, h // 8))
+            img.load()
+            return size
+        if fmt == "PNG":
+            with Image.open(path) as fresh:  # every chunk's checksum, nothing decompressed
+                fresh.verify()
+            if not foreground or _top_rows_alpha(img) or w * h > FULL_CHECK_PIXELS:
                 return size
-            if fmt == "PNG":
-                with Image.open(path) as fresh:  # every chunk's checksum, nothing decompressed
-                    fresh.verify()
-                if not foreground or _top_rows_alpha(img) or w * h > FULL_CHECK_PIXELS:
-                    return size
-    except AssetError:
-        raise
-    except FileNotFoundError:
-        raise AssetError(f"{path}: file not found") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise AssetError(f"{path}: unreadable or truncated image ({exc})") from None
     pixels = load_foreground(path) if foreground else load_background(path)
     return pixels.shape[1], pixels.shape[0]
 
